@@ -1,0 +1,1 @@
+"""Everything that touches the database: SQL, migrations, pools, the embedded cluster, row types."""

@@ -1,0 +1,53 @@
+"""asyncpg pools for the services: open (failing fast), close (bounded)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+import orjson
+
+from storage import errors
+from storage.config import DatabaseSettings
+
+logger = logging.getLogger(__name__)
+
+Pool = asyncpg.Pool
+Connection = asyncpg.Connection
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(
+            kind, encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads,
+            schema="pg_catalog",
+        )
+
+
+async def open(db: DatabaseSettings, *, max_size: int | None = None) -> Pool:
+    """An open pool to `db`; runs `SELECT 1` first, raising StorageUnavailable if unreachable."""
+    size = max_size or db.pool_max
+    with errors.translated():
+        pool = await asyncpg.create_pool(
+            dsn=db.dsn, min_size=min(db.pool_min, size), max_size=size,
+            command_timeout=db.command_timeout_s, init=_init_connection,
+            server_settings={"application_name": "sensorium"},
+        )
+        await pool.fetchval("SELECT 1")
+    return pool
+
+
+async def connect(db: DatabaseSettings) -> Connection:
+    """One connection outside any pool (for LISTEN), raising StorageUnavailable if unreachable."""
+    with errors.translated():
+        return await asyncpg.connect(dsn=db.dsn, command_timeout=db.command_timeout_s)
+
+
+async def close(pool: Pool, *, timeout: float) -> None:
+    """Close `pool`, waiting up to `timeout` seconds for connections in use, then terminating."""
+    try:
+        await asyncio.wait_for(pool.close(), timeout)
+    except TimeoutError:
+        logger.warning("pool did not close within %.0fs: terminating", timeout)
+        pool.terminate()
