@@ -1,1 +1,1 @@
-"""Sensorium's foundations: settings, logging, errors, JSON and time helpers; imports nothing of ours."""
+"""Sensorium's foundations: settings, logging, errors, JSON and time; imports nothing of ours."""

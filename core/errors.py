@@ -132,7 +132,9 @@ class ServiceUnavailable(ApiError):
     sc_id = "service_unavailable"
     type = "api_error"
 
-    def __init__(self, message: str | None = None, *, retry_after_s: int = 1, **kwargs: Any) -> None:
+    def __init__(
+        self, message: str | None = None, *, retry_after_s: int = 1, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("headers", {"Retry-After": str(retry_after_s)})
         super().__init__(message, **kwargs)
 

@@ -14,7 +14,8 @@ MICROS = 1_000_000
 
 # "2013-10-28 1:34:26" as the SCK 1.x firmware writes it: fields without zero padding.
 _LOOSE = re.compile(
-    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,6}))?)?)?\s*$"
+    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,6}))?)?)?\s*$"
 )
 
 
@@ -61,8 +62,14 @@ def parse_timestamp(value: object) -> int:
     year, month, day, hour, minute, second, fraction = match.groups()
     try:
         moment = datetime(
-            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
-            int((fraction or "0").ljust(6, "0")), tzinfo=UTC,
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((fraction or "0").ljust(6, "0")),
+            tzinfo=UTC,
         )
     except ValueError as exc:
         raise TimeParseError(f"{value[:40]!r}: {exc}") from None

@@ -20,7 +20,9 @@ request_id_key = "request_id"
 _MAX_INCOMING_ID = 128
 
 
-def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    data: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     """A JSON response encoded with orjson (UTC datetimes as ISO 8601 with `Z`)."""
     body = orjson.dumps(data, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
     return web.Response(body=body, status=status, headers=headers, content_type="application/json")
@@ -49,8 +51,10 @@ _HTTP_TO_API: dict[int, type[errors.ApiError]] = {
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give every response an `X-Request-ID` and turn every failure into the error model."""
     incoming = request.headers.get("X-Request-ID", "")
-    request_id = incoming if 0 < len(incoming) <= _MAX_INCOMING_ID and incoming.isprintable() else (
-        secrets.token_hex(16)
+    request_id = (
+        incoming
+        if 0 < len(incoming) <= _MAX_INCOMING_ID and incoming.isprintable()
+        else (secrets.token_hex(16))
     )
     request[request_id_key] = request_id
     try:
@@ -61,7 +65,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         error_class = _HTTP_TO_API.get(exc.status, errors.ApiError)
-        message = exc.reason if exc.status != 404 else f"No route for {request.method} {request.path}"
+        message = (
+            exc.reason if exc.status != 404 else f"No route for {request.method} {request.path}"
+        )
         api_error = error_class(message)
         if exc.status == 413:
             api_error = errors.PayloadTooLarge(exc.text or "The request body is too large.")
@@ -69,7 +75,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response.set_status(exc.status)
     except Exception:
         logger.exception(
-            "unhandled error in %s %s", request.method, request.path,
+            "unhandled error in %s %s",
+            request.method,
+            request.path,
             extra={"action": "unhandled_error", "request_id": request_id},
         )
         response = error_response(errors.InternalError(), request_id)

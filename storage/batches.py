@@ -21,7 +21,9 @@ async def stage(conn: Connection, batches: Sequence[tuple[int, bytes, int]]) -> 
     body = packing.batches_copy_body(list(batches))
     with errors.translated():
         await conn.copy_to_table(
-            "ingest_batches", source=body, columns=["device_id", "n_readings", "payload"],
+            "ingest_batches",
+            source=body,  # type: ignore[arg-type]  # asyncpg takes any buffer; stubs are narrower
+            columns=["device_id", "n_readings", "payload"],
             format="binary",
         )
 

@@ -21,7 +21,9 @@ from storage import config
 logger = logging.getLogger(__name__)
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-_SETUP_HINT = "run `make setup` (scripts/install-system.sh) to install PostgreSQL 15 and TimescaleDB"
+_SETUP_HINT = (
+    "run `make setup` (scripts/install-system.sh) to install PostgreSQL 15 and TimescaleDB"
+)
 
 
 class EmbeddedError(RuntimeError):
@@ -68,7 +70,9 @@ class Cluster:
         """Whether the server of this data directory is up."""
         if not (self.data_dir / "PG_VERSION").exists():
             return False
-        result = self._run([str(PG_BIN / "pg_ctl"), "status", "-D", str(self.data_dir)], check=False)
+        result = self._run(
+            [str(PG_BIN / "pg_ctl"), "status", "-D", str(self.data_dir)], check=False
+        )
         return result.returncode == 0
 
     def stop(self, mode: str = "fast") -> None:
@@ -81,16 +85,32 @@ class Cluster:
         if not self.is_running():
             self._start()
 
+    def recreate_database(self, name: str) -> None:
+        """Drop the database `name` (all its data) and create it empty."""
+        self._psql("postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._psql("postgres", f'CREATE DATABASE "{name}"')
+
     # -- steps ---------------------------------------------------------------------------------
 
     def _initdb(self) -> None:
-        logger.info("creating the embedded cluster in %s", self.data_dir, extra={"action": "initdb"})
+        logger.info(
+            "creating the embedded cluster in %s", self.data_dir, extra={"action": "initdb"}
+        )
         self.root.mkdir(parents=True, exist_ok=True)
         self._hand_over(self.root)
-        self._run([
-            str(PG_BIN / "initdb"), "-D", str(self.data_dir), "-U", config.EMBEDDED_USER,
-            "--auth-local=trust", "--auth-host=trust", "--encoding=UTF8", "--locale=C.UTF-8",
-        ])
+        self._run(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                config.EMBEDDED_USER,
+                "--auth-local=trust",
+                "--auth-host=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ]
+        )
 
     def _write_settings(self) -> None:
         self.socket_dir.mkdir(parents=True, exist_ok=True)
@@ -98,21 +118,46 @@ class Cluster:
         conf = self.data_dir / "postgresql.auto.conf"
         text = "\n".join(f"{k} = '{v}'" for k, v in server_settings(self).items()) + "\n"
         if not conf.exists() or conf.read_text() != text:
-            conf.write_text("# Written by storage/embedded.py; edits are overwritten at start.\n" + text)
+            conf.write_text(
+                "# Written by storage/embedded.py; edits are overwritten at start.\n" + text
+            )
             self._hand_over(conf)
             if self.is_running():
                 logger.warning("embedded settings changed: restarting the cluster")
-                self._run([str(PG_BIN / "pg_ctl"), "restart", "-D", str(self.data_dir), "-w",
-                           "-l", str(self.log_file), "-t", "120"])
+                self._run(
+                    [
+                        str(PG_BIN / "pg_ctl"),
+                        "restart",
+                        "-D",
+                        str(self.data_dir),
+                        "-w",
+                        "-l",
+                        str(self.log_file),
+                        "-t",
+                        "120",
+                    ]
+                )
 
     def _start(self) -> None:
-        logger.info("starting the embedded cluster on 127.0.0.1:%d", self.port,
-                    extra={"action": "cluster_start"})
+        logger.info(
+            "starting the embedded cluster on 127.0.0.1:%d",
+            self.port,
+            extra={"action": "cluster_start"},
+        )
         self.log_file.touch()
         self._hand_over(self.log_file)
         result = self._run(
-            [str(PG_BIN / "pg_ctl"), "start", "-D", str(self.data_dir), "-l", str(self.log_file),
-             "-w", "-t", "120"],
+            [
+                str(PG_BIN / "pg_ctl"),
+                "start",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-w",
+                "-t",
+                "120",
+            ],
             check=False,
         )
         if result.returncode != 0:
@@ -120,16 +165,36 @@ class Cluster:
             raise EmbeddedError(f"the embedded database did not start:\n{result.stderr}\n{tail}")
 
     def _create_database(self, name: str) -> None:
-        psql = [str(PG_BIN / "psql"), "-X", "-q", "-h", "127.0.0.1", "-p", str(self.port),
-                "-U", config.EMBEDDED_USER, "-d", "postgres", "-tA"]
+        query = f"SELECT 1 FROM pg_database WHERE datname = '{name}'"
+        found = self._psql("postgres", query, check=False)
         for _ in range(50):
-            found = self._run([*psql, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
-                              check=False)
+            found = self._psql("postgres", query, check=False)
             if found.returncode == 0:
                 break
             time.sleep(0.1)  # the server may still be finishing recovery after pg_ctl returned
         if found.stdout.strip() != "1":
-            self._run([*psql, "-c", f'CREATE DATABASE "{name}"'])
+            self._psql("postgres", f'CREATE DATABASE "{name}"')
+
+    def _psql(
+        self, database: str, command: str, *, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        argv = [
+            str(PG_BIN / "psql"),
+            "-X",
+            "-q",
+            "-tA",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            config.EMBEDDED_USER,
+            "-d",
+            database,
+            "-c",
+            command,
+        ]
+        return self._run(argv, check=check)
 
     def _hand_over(self, path: Path) -> None:
         """When running as root, give `path` to the postgres user, who runs the server."""
@@ -193,4 +258,6 @@ def _postgres_account() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam("postgres")
     except KeyError:
-        raise EmbeddedError(f"no `postgres` user to run the server as root: {_SETUP_HINT}") from None
+        raise EmbeddedError(
+            f"no `postgres` user to run the server as root: {_SETUP_HINT}"
+        ) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import NamedTuple
+from uuid import UUID
 
 
 class StagedBatch(NamedTuple):
@@ -47,3 +48,27 @@ class Sensor(NamedTuple):
     equation: str | None
     reverse_equation: str | None
     updated_at: datetime
+
+
+class DeviceSensor(NamedTuple):
+    """One sensor of a device, with its latest and previous readings (None if it never posted)."""
+
+    id: int
+    uuid: UUID
+    parent_id: int | None
+    name: str
+    description: str | None
+    unit: str | None
+    key: str | None
+    measurement_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    measurement_name: str | None
+    measurement_description: str | None
+    time: datetime | None
+    raw_value: float | None
+    value: float | None
+    prev_time: datetime | None
+    prev_raw_value: float | None
+    prev_value: float | None
+    component_id: int | None

@@ -32,12 +32,14 @@ class Readings(NamedTuple):
 def pack_readings(times: list[int], sensor_ids: list[int], values: list[float]) -> bytes:
     """The staged payload of parallel lists of readings."""
     n = len(times)
-    return b"".join((
-        _COUNT.pack(n),
-        np.asarray(times, dtype="<i8").tobytes(),
-        np.asarray(sensor_ids, dtype="<i4").tobytes(),
-        np.asarray(values, dtype="<f8").tobytes(),
-    ))
+    return b"".join(
+        (
+            _COUNT.pack(n),
+            np.asarray(times, dtype="<i8").tobytes(),
+            np.asarray(sensor_ids, dtype="<i4").tobytes(),
+            np.asarray(values, dtype="<f8").tobytes(),
+        )
+    )
 
 
 def unpack_readings(payload: bytes) -> Readings:
@@ -70,8 +72,14 @@ def concat(parts: list[Readings]) -> Readings:
 # narrower layouts; COPY does not care about row order, so each layout is encoded as a block.
 def _layout(raw_null: bool, value_null: bool) -> np.dtype[np.void]:
     fields: list[tuple[str, str]] = [
-        ("count", ">i2"), ("len_t", ">i4"), ("time", ">i8"), ("len_d", ">i4"), ("device", ">i8"),
-        ("len_s", ">i4"), ("sensor", ">i4"), ("len_r", ">i4"),
+        ("count", ">i2"),
+        ("len_t", ">i4"),
+        ("time", ">i8"),
+        ("len_d", ">i4"),
+        ("device", ">i8"),
+        ("len_s", ">i4"),
+        ("sensor", ">i4"),
+        ("len_r", ">i4"),
     ]
     if not raw_null:
         fields.append(("raw", ">f8"))
@@ -92,12 +100,14 @@ def readings_copy_body(
     raw_null = np.isnan(raw_values)
     value_null = np.isnan(values)
     blocks = [COPY_HEADER]
+    masks: list[tuple[bool, bool, slice | npt.NDArray[np.intp]]]
     if not raw_null.any() and not value_null.any():
         masks = [(False, False, slice(None))]
     else:
         masks = [
             (rn, vn, np.flatnonzero((raw_null == rn) & (value_null == vn)))
-            for rn in (False, True) for vn in (False, True)
+            for rn in (False, True)
+            for vn in (False, True)
         ]
     for rn, vn, index in masks:
         t = times[index]

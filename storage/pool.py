@@ -14,13 +14,16 @@ from storage.config import DatabaseSettings
 logger = logging.getLogger(__name__)
 
 Pool = asyncpg.Pool
-Connection = asyncpg.Connection
+# What handlers get from a pool (a proxy of asyncpg.Connection) and what functions take.
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for kind in ("json", "jsonb"):
         await conn.set_type_codec(
-            kind, encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads,
+            kind,
+            encoder=lambda v: orjson.dumps(v).decode(),
+            decoder=orjson.loads,
             schema="pg_catalog",
         )
 
@@ -30,8 +33,11 @@ async def open(db: DatabaseSettings, *, max_size: int | None = None) -> Pool:
     size = max_size or db.pool_max
     with errors.translated():
         pool = await asyncpg.create_pool(
-            dsn=db.dsn, min_size=min(db.pool_min, size), max_size=size,
-            command_timeout=db.command_timeout_s, init=_init_connection,
+            dsn=db.dsn,
+            min_size=min(db.pool_min, size),
+            max_size=size,
+            command_timeout=db.command_timeout_s,
+            init=_init_connection,
             server_settings={"application_name": "sensorium"},
         )
         await pool.fetchval("SELECT 1")
@@ -44,7 +50,7 @@ async def connect(db: DatabaseSettings) -> Connection:
         return await asyncpg.connect(dsn=db.dsn, command_timeout=db.command_timeout_s)
 
 
-async def close(pool: Pool, *, timeout: float) -> None:
+async def close(pool: Pool, *, timeout: float) -> None:  # noqa: ASYNC109 (a bound, not a cancel)
     """Close `pool`, waiting up to `timeout` seconds for connections in use, then terminating."""
     try:
         await asyncio.wait_for(pool.close(), timeout)

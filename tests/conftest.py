@@ -20,7 +20,7 @@ from storage import pool as storage_pool
 TEMPLATE = "sensorium_test_template"
 
 
-def pytest_configure(config: pytest.Config) -> None:  # noqa: ARG001
+def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("SENSORIUM_TEST_UVLOOP"):
         import uvloop
 
@@ -44,7 +44,9 @@ def server_dsn() -> str:
 def template_database(server_dsn: str) -> str:
     """A database with every migration applied, cloned by each test."""
     with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEMPLATE)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEMPLATE))
+        )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE)))
     migrate.apply(conninfo.make_conninfo(server_dsn, dbname=TEMPLATE))
     return TEMPLATE
@@ -69,7 +71,9 @@ def make_database(server_dsn: str, template_database: str) -> Iterator[Callable[
     yield make
     with psycopg.connect(server_dsn, autocommit=True) as conn:
         for name in created:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""The query service: device documents and readings, for dashboards and clients."""

@@ -1,0 +1,24 @@
+"""Run the query service: `python -m query`."""
+
+from __future__ import annotations
+
+import uvloop
+from aiohttp import web
+
+from core import logging as core_logging
+from core import settings as core_settings
+from query.app import create_app
+from query.config import QuerySettings
+
+settings = QuerySettings.from_env(core_settings.environ())
+core_logging.setup(settings.log_level, json=settings.log_json, process="query")
+web.run_app(
+    create_app(settings),
+    host=settings.host,
+    port=settings.port,
+    reuse_port=settings.reuse_port,
+    loop=uvloop.new_event_loop(),
+    shutdown_timeout=settings.shutdown_timeout_s,
+    access_log=None,
+    print=lambda _: None,
+)

@@ -1,0 +1,40 @@
+"""The query service's settings, read once from the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from core import settings
+from storage.config import DatabaseSettings
+
+
+# Not slotted: from_env reads the defaults as class attributes.
+@dataclass(frozen=True)
+class QuerySettings:
+    """Where the query service listens and how it answers."""
+
+    db: DatabaseSettings
+    host: str = "127.0.0.1"
+    port: int = 8002
+    reuse_port: bool = False
+    online_window_s: int = 600
+    shutdown_timeout_s: float = 10.0
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> QuerySettings:
+        """Settings from QUERY_* variables and the database variables."""
+        return cls(
+            db=DatabaseSettings.from_env(env, pool_max=10),
+            host=settings.get_str(env, "QUERY_HOST", cls.host),
+            port=settings.get_int(env, "QUERY_PORT", cls.port, minimum=1),
+            reuse_port=settings.get_bool(env, "QUERY_REUSE_PORT", cls.reuse_port),
+            online_window_s=settings.get_int(env, "QUERY_ONLINE_WINDOW_S", cls.online_window_s, 1),
+            shutdown_timeout_s=settings.get_float(
+                env, "QUERY_SHUTDOWN_TIMEOUT_S", cls.shutdown_timeout_s
+            ),
+            log_level=settings.get_str(env, "QUERY_LOG_LEVEL", cls.log_level),
+            log_json=settings.get_bool(env, "QUERY_LOG_JSON", cls.log_json),
+        )

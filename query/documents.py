@@ -1,0 +1,178 @@
+"""Device documents in the SmartCitizen v0 shape and the current public API's, built from rows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from query import geo
+from storage.models import DeviceSensor
+
+FILTERED = "[FILTERED]"
+NEW_DEVICE_AGE = timedelta(days=7)
+
+
+def timestamp(moment: datetime | None) -> str | None:
+    """ISO 8601 UTC to the second (`YYYY-MM-DDTHH:MM:SSZ`), or None."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def status(device: Mapping[str, Any], now: datetime, online_window: timedelta) -> str:
+    """`new` if the device never posted, `online` if it posted within the window, else `offline`."""
+    last = device["last_posted_at"] or device["last_reading_at"]
+    if last is None:
+        return "new"
+    return "online" if now - last < online_window else "offline"
+
+
+def state(device: Mapping[str, Any]) -> str:
+    """The current API's device state."""
+    if device["last_reading_at"] is not None:
+        return "has_published"
+    return "never_published" if device["kit_id"] is not None else "not_configured"
+
+
+def sensor_entry(sensor: DeviceSensor) -> dict[str, Any]:
+    """One `data.sensors[]` entry: the sensor with its latest readings injected."""
+    return {
+        "id": sensor.id,
+        "uuid": str(sensor.uuid),
+        "parent_id": sensor.parent_id,
+        "name": sensor.name,
+        "description": sensor.description,
+        "unit": sensor.unit,
+        "default_key": sensor.key,
+        "measurement": (
+            None
+            if sensor.measurement_id is None
+            else {
+                "id": sensor.measurement_id,
+                "name": sensor.measurement_name,
+                "description": sensor.measurement_description,
+            }
+        ),
+        "created_at": timestamp(sensor.created_at),
+        "updated_at": timestamp(sensor.updated_at),
+        "value": sensor.value,
+        "raw_value": sensor.raw_value,
+        "prev_value": sensor.prev_value,
+        "prev_raw_value": sensor.prev_raw_value,
+        "last_reading_at": timestamp(sensor.time),
+    }
+
+
+def device_document(
+    device: Mapping[str, Any],
+    sensors: Sequence[DeviceSensor],
+    *,
+    now: datetime,
+    online_window: timedelta,
+    is_owner: bool,
+) -> dict[str, Any]:
+    """The full device document; owner-only fields are filtered unless `is_owner`."""
+    precise = bool(device["precise_location"]) or is_owner
+    latitude = geo.public_coordinate(device["latitude"], precise)
+    longitude = geo.public_coordinate(device["longitude"], precise)
+    location = {
+        "exposure": device["exposure"],
+        "elevation": device["elevation"],
+        "latitude": latitude,
+        "longitude": longitude,
+        "geohash": (
+            geo.geohash(latitude, longitude)
+            if latitude is not None and longitude is not None
+            else None
+        ),
+        "city": device["city"],
+        "country_code": device["country_code"],
+        "country": None,
+    }
+    device_status = status(device, now, online_window)
+    tags = [t for t in (device["exposure"], device_status if device_status != "new" else None) if t]
+    if now - device["created_at"] < NEW_DEVICE_AGE:
+        tags.append("new")
+    return {
+        "id": device["id"],
+        "uuid": str(device["uuid"]),
+        "name": device["name"],
+        "description": device["description"],
+        "state": state(device),
+        "status": device_status,
+        "system_tags": sorted(tags),
+        "user_tags": list(device["user_tags"]),
+        "last_reading_at": timestamp(device["last_reading_at"]),
+        "added_at": timestamp(device["created_at"]),
+        "created_at": timestamp(device["created_at"]),
+        "updated_at": timestamp(device["updated_at"]),
+        "kit_id": device["kit_id"],
+        "mac_address": device["mac_address"] if is_owner else FILTERED,
+        "device_token": FILTERED,
+        "notify": {"stopped_publishing": False, "low_battery": False},
+        "data_policy": {
+            "is_private": device["is_private"],
+            "precise_location": device["precise_location"],
+            "enable_forwarding": False,
+            "forwarding_destination": None,
+        },
+        "hardware": _hardware(device),
+        "postprocessing": None,
+        "owner": _owner(device),
+        "latitude": latitude,
+        "longitude": longitude,
+        "exposure": device["exposure"],
+        "location": location,
+        "data": {
+            "recorded_at": timestamp(device["last_reading_at"]),
+            "added_at": timestamp(device["last_posted_at"]),
+            "calibrated_at": timestamp(device["last_posted_at"]),
+            "location": {"ip": None, **location},
+            "sensors": [sensor_entry(s) for s in sensors],
+        },
+        "kit": _kit(device),
+    }
+
+
+def _owner(device: Mapping[str, Any]) -> dict[str, Any] | None:
+    if device["owner_id"] is None:
+        return None
+    return {
+        "id": device["owner_id"],
+        "uuid": str(device["owner_uuid"]),
+        "username": device["owner_username"],
+        "avatar": device["owner_avatar"],
+        "url": device["owner_url"],
+        "joined_at": timestamp(device["owner_joined_at"]),
+        "updated_at": timestamp(device["owner_updated_at"]),
+        "location": {
+            "city": device["owner_city"],
+            "country_code": device["owner_country_code"],
+            "country": None,
+        },
+    }
+
+
+def _kit(device: Mapping[str, Any]) -> dict[str, Any] | None:
+    if device["kit_id"] is None:
+        return None
+    return {
+        "id": device["kit_id"],
+        "uuid": str(device["kit_uuid"]),
+        "slug": device["kit_slug"],
+        "name": device["kit_name"],
+        "description": device["kit_description"],
+        "created_at": timestamp(device["kit_created_at"]),
+        "updated_at": timestamp(device["kit_updated_at"]),
+    }
+
+
+def _hardware(device: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "name": device["kit_name"],
+        "type": "SCK" if device["kit_slug"] and device["kit_slug"].startswith("sck") else None,
+        "version": device["hardware_version"] or device["kit_version"],
+        "slug": device["kit_slug"],
+        "last_status_message": None,
+    }

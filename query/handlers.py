@@ -1,0 +1,66 @@
+"""HTTP handlers of the query service."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from core import errors
+from core import web as core_web
+from query import auth, documents, state
+from storage import devices
+from storage import errors as storage_errors
+
+routes = web.RouteTableDef()
+
+
+def _device_id(request: web.Request) -> int:
+    raw = request.match_info["device_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise errors.NotFound(f"Couldn't find Device with 'id'={raw[:40]}", code="device_not_found")
+    return int(raw)
+
+
+@routes.get("/v0/devices/{device_id}")
+async def get_device(request: web.Request) -> web.Response:
+    """One device with its sensors and their latest readings."""
+    device_id = _device_id(request)
+    app = request.app
+    try:
+        async with app[state.db_pool].acquire() as conn:
+            user = await auth.current_user(request, conn)
+            device = await devices.device(conn, device_id)
+            visible = device is not None and auth.can_see(user, device)
+            if device is None or not visible:
+                raise errors.NotFound(
+                    f"Couldn't find Device with 'id'={device_id}", code="device_not_found"
+                )
+            sensors = await devices.sensors(conn, device_id, device["kit_id"])
+    except storage_errors.StorageUnavailable as exc:
+        raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
+    document = documents.device_document(
+        device,
+        sensors,
+        now=datetime.now(UTC),
+        online_window=timedelta(seconds=app[state.settings].online_window_s),
+        is_owner=auth.is_owner(user, device),
+    )
+    return core_web.json_response(document)
+
+
+@routes.get("/health")
+async def health(_request: web.Request) -> web.Response:
+    """Liveness: the process answers."""
+    return core_web.json_response({"status": "ok"})
+
+
+@routes.get("/ready")
+async def ready(request: web.Request) -> web.Response:
+    """Readiness: the database answers."""
+    try:
+        async with request.app[state.db_pool].acquire(timeout=2) as conn:
+            await conn.fetchval("SELECT 1")
+    except Exception as exc:
+        raise errors.ServiceUnavailable("The database is unavailable.") from exc
+    return core_web.json_response({"status": "ready"})
