@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-request_id_key = "request_id"
+request_id_key = web.RequestKey("request_id", str)
 _MAX_INCOMING_ID = 128
 
 

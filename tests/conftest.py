@@ -7,10 +7,11 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from psycopg import conninfo, sql
+from psycopg import sql
 
 from core import settings as core_settings
 from storage import config as storage_config
@@ -18,6 +19,12 @@ from storage import embedded, migrate
 from storage import pool as storage_pool
 
 TEMPLATE = "sensorium_test_template"
+
+
+def with_database(dsn: str, name: str) -> str:
+    """`dsn` (a postgresql:// URL, as asyncpg needs) pointed at the database `name`."""
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,7 +44,7 @@ def server_dsn() -> str:
         except embedded.EmbeddedError as exc:
             pytest.fail(f"cannot start the embedded TimescaleDB: {exc}", pytrace=False)
         return embedded.Cluster().dsn("postgres")
-    return conninfo.make_conninfo(db.dsn or "", dbname="postgres")
+    return with_database(db.dsn or "postgresql://", "postgres")
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +55,7 @@ def template_database(server_dsn: str) -> str:
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEMPLATE))
         )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE)))
-    migrate.apply(conninfo.make_conninfo(server_dsn, dbname=TEMPLATE))
+    migrate.apply(with_database(server_dsn, TEMPLATE))
     return TEMPLATE
 
 
@@ -66,7 +73,7 @@ def make_database(server_dsn: str, template_database: str) -> Iterator[Callable[
                 )
             )
         created.append(name)
-        return conninfo.make_conninfo(server_dsn, dbname=name)
+        return with_database(server_dsn, name)
 
     yield make
     with psycopg.connect(server_dsn, autocommit=True) as conn:

@@ -1,0 +1,91 @@
+"""GET /v0/devices/:id through the real query app on a real database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from query.app import create_app
+from query.config import QuerySettings
+from storage import demo
+
+
+@pytest.fixture
+async def fleet(db_pool):
+    async with db_pool.acquire() as conn:
+        return await demo.seed(conn)
+
+
+@pytest.fixture
+async def client(aiohttp_client, db_settings):
+    return await aiohttp_client(create_app(QuerySettings(db=db_settings)))
+
+
+async def test_a_device_that_never_posted_is_new_and_lists_its_kit_sensors(client, fleet):
+    device = fleet.devices[0]
+    response = await client.get(f"/v0/devices/{device.id}")
+    assert response.status == 200
+    body = await response.json()
+    assert body["id"] == device.id
+    assert body["name"] == device.name
+    assert body["status"] == "new"
+    assert body["state"] == "never_published"
+    assert body["device_token"] == "[FILTERED]"
+    assert body["kit"]["slug"] == "sck-2-1"
+    assert body["owner"]["username"] == demo.USERNAME
+    sensors = {s["id"]: s for s in body["data"]["sensors"]}
+    assert set(sensors) == {10, 53, 55, 56, 58, 87, 88, 89, 112, 113}
+    assert sensors[55]["value"] is None and sensors[55]["last_reading_at"] is None
+    # public coordinates are rounded to about 100 m
+    assert body["latitude"] == round(41.4036, 3)
+
+
+async def test_latest_and_previous_readings_are_injected(client, fleet, db_pool):
+    device = fleet.devices[0]
+    latest = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    async with db_pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO latest_readings VALUES ($1, 55, $2, 21.5, 21.5, $3, 20.0, 20.5)",
+            device.id, latest, latest - timedelta(minutes=1),
+        )
+        await conn.execute(
+            "UPDATE devices SET last_reading_at = $2, last_posted_at = now() WHERE id = $1",
+            device.id, latest,
+        )
+    body = await (await client.get(f"/v0/devices/{device.id}")).json()
+    sensor = next(s for s in body["data"]["sensors"] if s["id"] == 55)
+    assert sensor["value"] == 21.5
+    assert sensor["raw_value"] == 21.5
+    assert sensor["prev_value"] == 20.5
+    assert sensor["prev_raw_value"] == 20.0
+    assert sensor["last_reading_at"] == "2024-05-01T12:00:00Z"
+    assert body["status"] == "online"
+    assert body["state"] == "has_published"
+    assert body["data"]["recorded_at"] == "2024-05-01T12:00:00Z"
+
+
+@pytest.mark.parametrize("path", ["/v0/devices/999999", "/v0/devices/abc", "/v0/devices/-1"])
+async def test_unknown_devices_are_404_in_the_error_model(client, fleet, path):
+    response = await client.get(path)
+    assert response.status == 404
+    body = await response.json()
+    assert body["id"] == "record_not_found"
+    assert body["object"] == "error"
+    assert body["code"] == "device_not_found"
+    assert body["request_id"] == response.headers["X-Request-ID"]
+
+
+async def test_private_devices_are_hidden_from_anonymous_readers(client, fleet, db_pool):
+    device = fleet.devices[1]
+    async with db_pool.acquire() as conn:
+        await conn.execute("UPDATE devices SET is_private = true WHERE id = $1", device.id)
+    response = await client.get(f"/v0/devices/{device.id}")
+    assert response.status == 404
+
+
+async def test_unknown_routes_answer_in_the_error_model(client):
+    response = await client.get("/v0/nothing-here")
+    assert response.status == 404
+    assert (await response.json())["object"] == "error"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -1,0 +1,16 @@
+"""Geohashes and public rounding of coordinates."""
+
+from __future__ import annotations
+
+from query import geo
+
+
+def test_geohash_of_known_points():
+    assert geo.geohash(57.64911, 10.40744, 11) == "u4pruydqqvj"
+    assert geo.geohash(42.6, -5.6, 5) == "ezs42"
+
+
+def test_public_coordinates_are_rounded_to_about_100_m():
+    assert geo.public_coordinate(41.403629, precise=False) == 41.404
+    assert geo.public_coordinate(41.403629, precise=True) == 41.403629
+    assert geo.public_coordinate(None, precise=False) is None
