@@ -27,6 +27,8 @@ as_root() {
 
 packages=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR nginx-light
           cmake gcc make xz-utils patch ca-certificates)
+# Debian's own Python needs python3-venv for `python3 -m venv` (ensurepip).
+if ! python3 -c "import ensurepip" 2>/dev/null; then packages+=(python3-venv); fi
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

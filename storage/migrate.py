@@ -45,3 +45,14 @@ def apply(dsn: str | None) -> list[str]:
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
     return applied_now
+
+
+if __name__ == "__main__":
+    # `python -m storage.migrate`: apply pending migrations to the configured database.
+    from core import logging as core_logging
+    from core import settings as core_settings
+    from storage.config import DatabaseSettings
+
+    core_logging.setup("INFO", process="migrate")
+    applied = apply(DatabaseSettings.from_env(core_settings.environ()).dsn)
+    logger.info("applied %d migrations: %s", len(applied), ", ".join(applied) or "none pending")

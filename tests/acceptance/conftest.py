@@ -1,0 +1,67 @@
+"""The whole platform as real processes (gateways, workers, query, nginx) on a test database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable, Iterator
+
+import pytest
+
+from scripts import launcher
+from storage import config, demo
+from storage import pool as storage_pool
+
+_DATABASE_VARIABLES = {"DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def fleet(db_settings: config.DatabaseSettings) -> demo.Demo:
+    conn = await storage_pool.connect(db_settings)
+    try:
+        return await demo.seed(conn)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def start_platform(database_dsn: str, tmp_path) -> Iterator[Callable[..., launcher.Platform]]:
+    """Start the platform on this test's database; it is stopped after the test."""
+    started: list[launcher.Platform] = []
+
+    def start(**layout: int) -> launcher.Platform:
+        env = {k: v for k, v in os.environ.items() if k not in _DATABASE_VARIABLES}
+        env["WORKERS_POLL_INTERVAL_S"] = env.get("WORKERS_POLL_INTERVAL_S", "1")
+        ports = {
+            "port": free_port(),
+            "gateway_base_port": free_port(),
+            "query_base_port": free_port(),
+        }
+        chosen = launcher.Layout(**{**ports, **layout}, state_dir=tmp_path / "run")  # type: ignore[arg-type]
+        platform = launcher.Platform(chosen, env, database_dsn)
+        started.append(platform)
+        platform.start()
+        return platform
+
+    yield start
+    for platform in started:
+        platform.stop()
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout: float = 60.0, interval: float = 0.05
+) -> None:
+    """Await until `check()` is true, asking every `interval` seconds; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout:.0f}s: {check.__doc__ or check}")
+        await asyncio.sleep(interval)
