@@ -16,7 +16,7 @@ import time
 from core import logging as core_logging
 from core import settings as core_settings
 from scripts import launcher
-from storage import config, demo, embedded, migrate
+from storage import config, demo, embedded, migrate, server
 from storage import pool as storage_pool
 
 logger = logging.getLogger("sensorium.run")
@@ -25,6 +25,7 @@ logger = logging.getLogger("sensorium.run")
 async def _seed(db: config.DatabaseSettings) -> demo.Demo:
     conn = await storage_pool.connect(db)
     try:
+        logger.info("database: %s", (await server.facts(conn)).describe())
         return await demo.seed(conn)
     finally:
         await conn.close()

@@ -1,0 +1,7 @@
+-- server_facts --
+-- The TimescaleDB version and license edition, and the durability settings in force.
+SELECT (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS timescaledb_version,
+       current_setting('timescaledb.license', true) AS license,
+       current_setting('fsync') AS fsync,
+       current_setting('synchronous_commit') AS synchronous_commit,
+       current_setting('server_version') AS server_version;
