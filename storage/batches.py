@@ -22,7 +22,7 @@ async def stage(conn: Connection, batches: Sequence[tuple[int, bytes, int]]) -> 
     with errors.translated():
         await conn.copy_to_table(
             "ingest_batches",
-            source=body,  # type: ignore[arg-type]  # asyncpg takes any buffer; stubs are narrower
+            source=memoryview(body),  # type: ignore[arg-type]  # not bytes: asyncpg takes bytes for a file name; stubs omit buffers
             columns=["device_id", "n_readings", "payload"],
             format="binary",
         )

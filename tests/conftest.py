@@ -18,7 +18,8 @@ from storage import config as storage_config
 from storage import embedded, migrate
 from storage import pool as storage_pool
 
-TEMPLATE = "sensorium_test_template"
+# One template per test session, so two sessions on one server never drop each other's.
+TEMPLATE = f"sensorium_test_template_{os.getpid()}"
 
 
 def with_database(dsn: str, name: str) -> str:
@@ -48,15 +49,16 @@ def server_dsn() -> str:
 
 
 @pytest.fixture(scope="session")
-def template_database(server_dsn: str) -> str:
-    """A database with every migration applied, cloned by each test."""
+def template_database(server_dsn: str) -> Iterator[str]:
+    """A database with every migration applied, cloned by each test; dropped at the end."""
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEMPLATE))
     with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEMPLATE))
-        )
+        conn.execute(drop)
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE)))
     migrate.apply(with_database(server_dsn, TEMPLATE))
-    return TEMPLATE
+    yield TEMPLATE
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(drop)
 
 
 @pytest.fixture

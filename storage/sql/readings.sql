@@ -1,0 +1,67 @@
+-- readings_create_incoming --
+-- The session's staging table for the deduplicating insert (kept by the connection, always empty between statements).
+CREATE TEMP TABLE IF NOT EXISTS readings_incoming (LIKE readings);
+
+-- readings_insert_incoming --
+-- Move the staged rows into readings, skipping any (device, sensor, time) already stored or staged twice.
+WITH incoming AS (
+    DELETE FROM readings_incoming
+    RETURNING time, device_id, sensor_id, raw_value, value
+)
+INSERT INTO readings (time, device_id, sensor_id, raw_value, value)
+SELECT time, device_id, sensor_id, raw_value, value FROM incoming
+ON CONFLICT DO NOTHING;
+
+-- readings_update_latest --
+-- Move each series' latest reading forward (never back), keeping the one it replaces as prev_*.
+INSERT INTO latest_readings AS latest
+       (device_id, sensor_id, time, raw_value, value, prev_time, prev_raw_value, prev_value)
+SELECT s.device_id, s.sensor_id,
+       timestamptz 'epoch' + s.time_us * interval '1 microsecond',
+       nullif(s.raw_value, 'NaN'), nullif(s.value, 'NaN'),
+       CASE WHEN s.has_prev THEN timestamptz 'epoch' + s.prev_time_us * interval '1 microsecond' END,
+       CASE WHEN s.has_prev THEN nullif(s.prev_raw_value, 'NaN') END,
+       CASE WHEN s.has_prev THEN nullif(s.prev_value, 'NaN') END
+  FROM unnest($1::bigint[], $2::integer[], $3::bigint[], $4::float8[], $5::float8[],
+              $6::boolean[], $7::bigint[], $8::float8[], $9::float8[])
+       AS s(device_id, sensor_id, time_us, raw_value, value,
+            has_prev, prev_time_us, prev_raw_value, prev_value)
+    ON CONFLICT (device_id, sensor_id) DO UPDATE
+   SET time = excluded.time,
+       raw_value = excluded.raw_value,
+       value = excluded.value,
+       prev_time = CASE WHEN excluded.prev_time > latest.time
+                        THEN excluded.prev_time ELSE latest.time END,
+       prev_raw_value = CASE WHEN excluded.prev_time > latest.time
+                             THEN excluded.prev_raw_value ELSE latest.raw_value END,
+       prev_value = CASE WHEN excluded.prev_time > latest.time
+                         THEN excluded.prev_value ELSE latest.value END
+ WHERE latest.time < excluded.time;
+
+-- readings_add_components --
+-- Make each catalogue sensor a device posts for the first time one of its components.
+INSERT INTO components (device_id, sensor_id, key)
+SELECT p.device_id, p.sensor_id, coalesce(s.default_key, s.id::text)
+  FROM unnest($1::bigint[], $2::integer[]) AS p(device_id, sensor_id)
+  JOIN devices d ON d.id = p.device_id
+  JOIN sensors s ON s.id = p.sensor_id
+ WHERE NOT EXISTS (
+       SELECT 1 FROM components c WHERE c.device_id = p.device_id AND c.sensor_id = p.sensor_id)
+ ORDER BY p.device_id, p.sensor_id
+    ON CONFLICT (device_id, sensor_id) DO NOTHING;
+
+-- readings_touch_devices --
+-- Record when devices last posted and their newest reading (locking devices in id order).
+WITH seen AS (
+    SELECT u.device_id, timestamptz 'epoch' + u.newest_us * interval '1 microsecond' AS newest
+      FROM unnest($1::bigint[], $2::bigint[]) AS u(device_id, newest_us)
+), locked AS MATERIALIZED (
+    SELECT d.id FROM devices d JOIN seen ON seen.device_id = d.id
+     ORDER BY d.id
+       FOR NO KEY UPDATE OF d
+)
+UPDATE devices d
+   SET last_reading_at = greatest(d.last_reading_at, seen.newest),
+       last_posted_at = now()
+  FROM seen JOIN locked ON locked.id = seen.device_id
+ WHERE d.id = seen.device_id;

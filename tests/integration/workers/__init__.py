@@ -1,0 +1,1 @@
+"""Integration tests of the workers package against a real database."""

@@ -1,0 +1,1 @@
+"""The worker pool: claims staged batches, calibrates them and stores their readings."""
