@@ -72,3 +72,31 @@ class DeviceSensor(NamedTuple):
     prev_raw_value: float | None
     prev_value: float | None
     component_id: int | None
+
+
+class IngestDevice(NamedTuple):
+    """A live device as the gateway authenticates it and resolves the sensor keys it posts by."""
+
+    id: int
+    owner_id: int | None
+    token_hash: bytes | None
+    is_test: bool
+    kit_keys: dict[str, int]
+    component_keys: dict[str, int]
+
+
+class TokenPrincipal(NamedTuple):
+    """Who a token belongs to: a user (`user_id`, `role`) or a device (`device_id`)."""
+
+    user_id: int | None
+    role: str | None
+    device_id: int | None
+    is_test: bool
+    expires_at: datetime | None
+
+
+class SensorKey(NamedTuple):
+    """A catalogue sensor's id and default key."""
+
+    id: int
+    default_key: str | None

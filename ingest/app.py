@@ -1,0 +1,107 @@
+"""The gateway's aiohttp application: `create_app(settings)` and its start-up and shutdown order.
+
+Start: the pool (or, if the database is down, a task that keeps trying), then the backlog
+monitor, then the group-commit flusher. Shutdown runs the other way round once aiohttp has
+finished the requests in flight: the flusher writes everything still queued, then the pool
+closes, so nothing a device was told is stored is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+from aiohttp import web
+
+from core import web as core_web
+from ingest import config, gateway, routes
+
+logger = logging.getLogger(__name__)
+
+fatal_key: web.AppKey[Callable[[], None]] = web.AppKey("fatal")
+
+
+def create_app(
+    settings: config.IngestSettings, *, on_fatal: Callable[[], None] | None = None
+) -> web.Application:
+    """The gateway application; `on_fatal` runs if a background task dies (default: SIGTERM)."""
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, middlewares=[core_web.error_middleware]
+    )
+    app[gateway.key] = gateway.build(settings)
+    app[fatal_key] = on_fatal or _terminate
+    app.cleanup_ctx.extend([_open_database, _watch_backlog, _run_stager])
+    routes.add_routes(app)
+    return app
+
+
+async def _open_database(app: web.Application) -> AsyncIterator[None]:
+    gw = app[gateway.key]
+    connector = None
+    if not await gw.database.open():
+        logger.warning(
+            "database %s unreachable (%s): answering 503 and retrying in the background",
+            gw.settings.db.display,
+            gw.database.last_error,
+            extra={"action": "db_unreachable"},
+        )
+        connector = _start(app, gw.database.keep_opening(), "database-connector", may_end=True)
+    yield
+    await _stop(connector)
+    await gw.database.close(gw.settings.shutdown_timeout_s)
+
+
+async def _watch_backlog(app: web.Application) -> AsyncIterator[None]:
+    monitor = app[gateway.key].monitor
+    await monitor.poll()
+    task = _start(app, monitor.run(), "backlog-monitor")
+    yield
+    await _stop(task)
+
+
+async def _run_stager(app: web.Application) -> AsyncIterator[None]:
+    stager = app[gateway.key].stager
+    task = _start(app, stager.run(), "stage-flusher")
+    yield
+    await _stop(task)
+    await stager.drain()
+    logger.info("staging drained", extra={"action": "staging_drained"})
+
+
+def _start(
+    app: web.Application, work: Coroutine[Any, Any, None], name: str, *, may_end: bool = False
+) -> asyncio.Task[None]:
+    """A named background task; if it fails (or ends, unless `may_end`), the process stops."""
+    task = asyncio.create_task(work, name=name)
+
+    def check(done: asyncio.Task[None]) -> None:
+        if done.cancelled():
+            return
+        exc = done.exception()
+        if exc is None and may_end:
+            return
+        logger.critical(
+            "background task %s %s: stopping",
+            name,
+            "failed" if exc else "ended",
+            exc_info=exc,
+            extra={"action": "task_died", "task": name},
+        )
+        app[fatal_key]()
+
+    task.add_done_callback(check)
+    return task
+
+
+async def _stop(task: asyncio.Task[None] | None) -> None:
+    if task is not None and not task.done():
+        task.cancel()
+        await asyncio.wait([task])
+
+
+def _terminate() -> None:
+    # run_app turns SIGTERM into a graceful shutdown: requests finish, staging drains.
+    signal.raise_signal(signal.SIGTERM)

@@ -1,0 +1,67 @@
+"""A small in-process cache with a time to live, a size bound and one load per missing key."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class TtlCache(Generic[K, V]):
+    """Values kept for `ttl_s` seconds, at most `max_entries` of them (the oldest go first).
+
+    Concurrent misses of one key share a single load, so a cold cache under load costs one
+    query per key, not one per request. Results of None (not found) are cached too.
+    """
+
+    def __init__(
+        self, ttl_s: float, max_entries: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._ttl_s = ttl_s
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: dict[K, tuple[float, V]] = {}
+        self._loading: dict[K, asyncio.Future[V]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        """The cached value of `key`, or what `load()` returns (then cached); `load` errors pass."""
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > self._clock():
+            return entry[1]
+        pending = self._loading.get(key)
+        if pending is not None:
+            return await pending
+        pending = asyncio.get_running_loop().create_future()
+        self._loading[key] = pending
+        try:
+            value = await load()
+        except asyncio.CancelledError:
+            pending.cancel()
+            raise
+        except BaseException as exc:
+            pending.set_exception(exc)
+            pending.exception()  # the waiters (if any) re-raise it; none is not an error
+            raise
+        finally:
+            del self._loading[key]
+        pending.set_result(value)
+        self.put(key, value)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        """Cache `value` under `key` for the time to live."""
+        self._entries.pop(key, None)
+        while len(self._entries) >= self._max_entries:
+            del self._entries[next(iter(self._entries))]
+        self._entries[key] = (self._clock() + self._ttl_s, value)
+
+    def clear(self) -> None:
+        """Forget every value."""
+        self._entries.clear()

@@ -1,0 +1,158 @@
+"""Health, readiness and backpressure: 503 with Retry-After, never a hang or a bare 500."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import orjson
+from psycopg import conninfo
+
+from ingest import app as ingest_app
+from ingest import config, gateway, staging
+from storage import batches, packing
+from storage import config as storage_config
+
+BODY = orjson.dumps(
+    {"data": [{"recorded_at": "2024-03-01T10:00:00Z", "sensors": [{"id": 12, "value": 1}]}]}
+)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def settings_at(database_dsn, port):
+    """Settings pointing at this test's database, but through 127.0.0.1:`port`."""
+    parts = conninfo.conninfo_to_dict(database_dsn)
+    dsn = f"postgresql://{parts['user']}@127.0.0.1:{port}/{parts['dbname']}"
+    db = storage_config.DatabaseSettings(dsn=dsn, embedded=False, pool_min=1, pool_max=3)
+    return config.IngestSettings(db=db, db_timeout_s=5, retry_after_s=3)
+
+
+async def post(client, device_id, token):
+    return await client.post(
+        f"/v0/devices/{device_id}/readings", data=BODY, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+async def test_health_and_ready(client):
+    health = await client.get("/health")
+    assert health.status == 200
+    assert await health.json() == {"status": "ok"}
+    ready = await client.get("/ready")
+    assert ready.status == 200
+    assert (await ready.json())["status"] == "ready"
+
+
+async def test_an_unreachable_database_gives_prompt_503s(world, database_dsn, aiohttp_client):
+    client = await aiohttp_client(ingest_app.create_app(settings_at(database_dsn, free_port())))
+    response = await post(client, world.device_id, world.device_token)
+    assert response.status == 503
+    assert response.headers["Retry-After"] == "3"
+    error = await response.json()
+    assert (error["id"], error["code"], error["object"]) == (
+        "service_unavailable",
+        "database_unavailable",
+        "error",
+    )
+    assert (await client.get("/ready")).status == 503
+    assert (await client.get("/health")).status == 200
+
+
+class Proxy:
+    """A TCP relay to the database that can be started late, standing in for a server restart."""
+
+    def __init__(self, port, target_host, target_port):
+        self.port, self.target = port, (target_host, target_port)
+        self.server = None
+        self.relays = set()
+
+    async def start(self):
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+
+    async def close(self):
+        self.server.close()
+        await self.server.wait_closed()
+        if self.relays:
+            await asyncio.wait(self.relays)
+
+    async def _relay(self, client_reader, client_writer):
+        self.relays.add(asyncio.current_task())
+        server_reader, server_writer = await asyncio.open_connection(*self.target)
+        await asyncio.gather(
+            self._pipe(client_reader, server_writer), self._pipe(server_reader, client_writer)
+        )
+
+    @staticmethod
+    async def _pipe(reader, writer):
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+
+async def test_ingest_resumes_when_the_database_comes_up(
+    aiohttp_client, world, database_dsn, db_pool
+):
+    port = free_port()
+    client = await aiohttp_client(ingest_app.create_app(settings_at(database_dsn, port)))
+    assert (await post(client, world.device_id, world.device_token)).status == 503
+    parts = conninfo.conninfo_to_dict(database_dsn)
+    proxy = Proxy(port, parts.get("host", "127.0.0.1"), int(parts.get("port", 5432)))
+    await proxy.start()
+    try:
+        await asyncio.wait_for(client.app[gateway.key].database.opened.wait(), timeout=8)
+        response = await post(client, world.device_id, world.device_token)
+        assert response.status == 200
+        assert await db_pool.fetchval("SELECT count(*) FROM ingest_batches") == 1
+    finally:
+        await client.close()  # closes the pool, so the relays end
+        await proxy.close()
+
+
+async def test_a_staging_backlog_over_its_bound_gives_503(world, make_client, db_pool):
+    async with db_pool.acquire() as conn:
+        await batches.stage(conn, [(world.device_id, packing.pack_readings([1], [12], [1.0]), 1)])
+    client = await make_client(max_backlog_readings=0)
+    response = await post(client, world.device_id, world.device_token)
+    assert response.status == 503
+    assert response.headers["Retry-After"] == "1"
+    assert (await response.json())["code"] == "backlog_full"
+    assert await db_pool.fetchval("SELECT count(*) FROM ingest_batches") == 1
+
+
+async def test_too_many_pending_readings_gives_503(world, make_client, db_pool):
+    client = await make_client(max_pending_readings=1)
+    stager = client.app[gateway.key].stager
+    async with db_pool.acquire() as conn, conn.transaction():
+        await conn.execute("LOCK TABLE ingest_batches IN ACCESS EXCLUSIVE MODE")  # COPY waits
+        first = asyncio.create_task(post(client, world.device_id, world.device_token))
+        # The stager offers no event to await from outside; poll until the request is in it.
+        while stager.pending_readings == 0:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        response = await post(client, world.device_id, world.device_token)
+        assert response.status == 503
+        assert response.headers["Retry-After"] == "1"
+        assert (await response.json())["code"] == "overloaded"
+        assert not first.done()
+    assert (await first).status == 200
+    assert await db_pool.fetchval("SELECT count(*) FROM ingest_batches") == 1
+
+
+async def test_a_dead_background_task_stops_the_process(make_settings, aiohttp_client, monkeypatch):
+    async def broken_run(self):
+        raise RuntimeError("flusher bug")
+
+    monkeypatch.setattr(staging.Stager, "run", broken_run)
+    stopped = asyncio.Event()
+    app = ingest_app.create_app(make_settings(), on_fatal=stopped.set)
+    await aiohttp_client(app)
+    await asyncio.wait_for(stopped.wait(), timeout=10)
+    assert stopped.is_set()
