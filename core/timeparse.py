@@ -41,6 +41,17 @@ def parse_timestamp(value: object) -> int:
 
     Raises TimeParseError for anything else, including booleans and non-finite numbers.
     """
+    if type(value) is str and len(value) > 10 and value[4] == "-":
+        # The usual `2024-03-01T10:00:00Z`: straight to fromisoformat, the hot path of ingest.
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            # Whole seconds are exact in a float; microseconds are added as an int.
+            return math.floor(moment.timestamp()) * MICROS + moment.microsecond
     if isinstance(value, bool):
         raise TimeParseError("a boolean is not a timestamp")
     if isinstance(value, int):

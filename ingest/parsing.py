@@ -8,10 +8,8 @@ rejected, and reported with its entry's index in `data`, the sensor as posted an
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import orjson
@@ -167,7 +165,7 @@ def _entry_time(raw: object, latest: int) -> tuple[int, str | None]:
     if raw is None:
         return 0, "recorded_at is missing"
     try:
-        time = _iso_micros(raw) if type(raw) is str else timeparse.parse_timestamp(raw)
+        time = timeparse.parse_timestamp(raw)
     except timeparse.TimeParseError as exc:
         return 0, f"recorded_at: {exc}"
     if time < MIN_TIME_US:
@@ -175,21 +173,6 @@ def _entry_time(raw: object, latest: int) -> tuple[int, str | None]:
     if time > latest:
         return time, "recorded_at is more than a day in the future"
     return time, None
-
-
-def _iso_micros(text: str) -> int:
-    """parse_timestamp, with a shortcut for the usual `2024-03-01T10:00:00Z` (4x faster)."""
-    if len(text) > 10 and text[4] == "-":
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            pass
-        else:
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            # Whole seconds are exact in a float; microseconds are added as an int.
-            return math.floor(moment.timestamp()) * 1_000_000 + moment.microsecond
-    return timeparse.parse_timestamp(text)
 
 
 def _not_an_object(index: int, sensors: list[Any], item: object) -> errors.BadRequest:

@@ -1,28 +1,47 @@
-"""Who is asking, and what they may see (the full account system arrives with accounts)."""
+"""Who is asking, and what they may see.
+
+A request presents a user's access token or API key (`Authorization: Bearer`, `token`, `Token
+token=`, or `?access_token=` on GETs), or nothing. A token that is presented but not live is a
+401, never a silent downgrade to anonymous.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
+from core import credentials as request_credentials
+from core import errors, tokens
+from storage import credentials
 from storage.pool import Connection
 
 
-class User:
+class User(NamedTuple):
     """An authenticated user."""
 
-    __slots__ = ("id", "role")
-
-    def __init__(self, user_id: int, role: str) -> None:
-        self.id = user_id
-        self.role = role
+    id: int
+    role: str
 
 
 async def current_user(request: web.Request, conn: Connection) -> User | None:
-    """The user behind the request's credentials, or None for anonymous requests."""
-    return None
+    """The user behind the request's token, None for anonymous requests; raises Unauthorized."""
+    token = request_credentials.presented_token(
+        request.headers, request.query, allow_query=request.method in ("GET", "HEAD")
+    )
+    if token is None:
+        return None
+    holder = await credentials.token_principal(conn, tokens.hash_token(token))
+    expired = (
+        holder is not None
+        and holder.expires_at is not None
+        and (holder.expires_at <= datetime.now(UTC))
+    )
+    if holder is None or expired or holder.user_id is None or holder.role is None:
+        raise errors.Unauthorized("Invalid or expired token", code="invalid_token")
+    return User(holder.user_id, holder.role)
 
 
 def is_owner(user: User | None, device: Mapping[str, Any]) -> bool:

@@ -116,9 +116,11 @@ class Cluster:
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         self._hand_over(self.socket_dir)
         conf = self.data_dir / "postgresql.auto.conf"
-        text = "# Written by storage/embedded.py; edits are overwritten at start.\n" + "\n".join(
-            f"{k} = '{v}'" for k, v in server_settings(self).items()
-        ) + "\n"
+        text = (
+            "# Written by storage/embedded.py; edits are overwritten at start.\n"
+            + "\n".join(f"{k} = '{v}'" for k, v in server_settings(self).items())
+            + "\n"
+        )
         if not conf.exists() or conf.read_text() != text:
             conf.write_text(text)
             self._hand_over(conf)

@@ -40,6 +40,9 @@ def translated() -> Iterator[None]:
     """Re-raise driver and connection errors as StorageError subclasses."""
     try:
         yield
+    except asyncpg.exceptions.ClientConfigurationError as exc:
+        # A malformed address is a mistake to fix, not an outage to wait out.
+        raise StorageError(f"bad database configuration: {exc}") from exc
     except asyncpg.UniqueViolationError as exc:
         raise UniqueViolation(str(exc)) from exc
     except asyncpg.DataError as exc:

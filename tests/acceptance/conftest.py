@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -54,14 +52,3 @@ def start_platform(database_dsn: str, tmp_path) -> Iterator[Callable[..., launch
     yield start
     for platform in started:
         platform.stop()
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 60.0, interval: float = 0.05
-) -> None:
-    """Await until `check()` is true, asking every `interval` seconds; fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout:.0f}s: {check.__doc__ or check}")
-        await asyncio.sleep(interval)

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from storage import demo
-from tests.acceptance.conftest import eventually
+from tests.support import eventually
 
 
 def _temp(raw: float) -> float:
@@ -31,12 +31,24 @@ async def test_both_post_formats_are_stored_calibrated_and_read_back(start_platf
             }
         ]
     }
-    legacy = [{"temp": "29090.6", "hum": "6815.74", "light": "30000", "bat": "786", "panel": "0",
-               "co": "112500", "no2": "200000", "noise": "2", "nets": "10",
-               "timestamp": (moment - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S")}]
+    legacy = [
+        {
+            "temp": "29090.6",
+            "hum": "6815.74",
+            "light": "30000",
+            "bat": "786",
+            "panel": "0",
+            "co": "112500",
+            "no2": "200000",
+            "noise": "2",
+            "nets": "10",
+            "timestamp": (moment - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S"),
+        }
+    ]
     async with aiohttp.ClientSession() as http:
         async with http.post(
-            f"{base}/v0/devices/{sck2.id}/readings", json=body,
+            f"{base}/v0/devices/{sck2.id}/readings",
+            json=body,
             headers={"Authorization": f"Bearer {sck2.token}"},
         ) as response:
             assert response.status == 200, await response.text()
@@ -66,11 +78,13 @@ async def test_both_post_formats_are_stored_calibrated_and_read_back(start_platf
         async def stored() -> bool:
             """Both devices show their readings."""
             a, b = sensors(await device(sck2.id)), sensors(await device(sck1.id))
-            return a[55]["value"] is not None and a[87]["value"] is not None and (
-                all(b[i]["value"] is not None for i in (7, 12, 13, 14, 15, 16, 17, 18, 21))
+            return (
+                a[55]["value"] is not None
+                and a[87]["value"] is not None
+                and (all(b[i]["value"] is not None for i in (7, 12, 13, 14, 15, 16, 17, 18, 21)))
             )
 
-        await eventually(stored)
+        await eventually(stored, within_s=60)
         new = sensors(await device(sck2.id))
         old = sensors(await device(sck1.id))
 
@@ -95,9 +109,12 @@ async def test_the_clock_and_the_error_model_through_the_front(start_platform, f
             assert (await response.json()).startswith("UTC:")
             assert response.headers["X-Request-ID"]
         async with http.post(
-            f"{platform.base_url}/v0/devices/{fleet.devices[0].id}/readings", data=b"{not json",
-            headers={"Authorization": f"Bearer {fleet.devices[0].token}",
-                     "Content-Type": "application/json"},
+            f"{platform.base_url}/v0/devices/{fleet.devices[0].id}/readings",
+            data=b"{not json",
+            headers={
+                "Authorization": f"Bearer {fleet.devices[0].token}",
+                "Content-Type": "application/json",
+            },
         ) as response:
             assert response.status == 400
             assert (await response.json())["object"] == "error"

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 
 from storage import demo
-from tests.acceptance.conftest import eventually
+from tests.support import eventually
 
 SENSORS = [10, 53, 55, 56, 58, 87, 88, 89, 112, 113]  # SCK 2.1: calibrated values, no equations
 REQUESTS = 200
@@ -43,7 +43,8 @@ async def test_sigkilled_workers_leave_every_acknowledged_reading_stored_once(
         async def post(request: int) -> None:
             body, sent = _body(request, start)
             async with http.post(
-                f"{platform.base_url}/v0/devices/{device.id}/readings", json=body,
+                f"{platform.base_url}/v0/devices/{device.id}/readings",
+                json=body,
                 headers={"Authorization": f"Bearer {device.token}"},
             ) as response:
                 assert response.status == 200, await response.text()
@@ -67,7 +68,7 @@ async def test_sigkilled_workers_leave_every_acknowledged_reading_stored_once(
     kills = 0
     while kills < 3 and await staged() > 0:
         platform.restart("worker", 0)
-        await eventually(mid_transaction, interval=0.001)
+        await eventually(mid_transaction, within_s=60, interval_s=0.001)
         if await staged() == 0:
             break
         os.kill(platform.pids("worker")[0], signal.SIGKILL)
@@ -81,7 +82,7 @@ async def test_sigkilled_workers_leave_every_acknowledged_reading_stored_once(
         """Staging is empty."""
         return await staged() == 0
 
-    await eventually(drained, timeout=120)
+    await eventually(drained, within_s=120)
     rows = await db_pool.fetch(
         "SELECT sensor_id, time, value FROM readings WHERE device_id = $1", device.id
     )

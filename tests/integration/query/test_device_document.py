@@ -38,7 +38,7 @@ async def test_a_device_that_never_posted_is_new_and_lists_its_kit_sensors(clien
     assert set(sensors) == {10, 53, 55, 56, 58, 87, 88, 89, 112, 113}
     assert sensors[55]["value"] is None and sensors[55]["last_reading_at"] is None
     # public coordinates are rounded to about 100 m
-    assert body["latitude"] == round(41.4036, 3)
+    assert body["latitude"] == 41.404
 
 
 async def test_latest_and_previous_readings_are_injected(client, fleet, db_pool):
@@ -47,11 +47,14 @@ async def test_latest_and_previous_readings_are_injected(client, fleet, db_pool)
     async with db_pool.acquire() as conn:
         await conn.execute(
             "INSERT INTO latest_readings VALUES ($1, 55, $2, 21.5, 21.5, $3, 20.0, 20.5)",
-            device.id, latest, latest - timedelta(minutes=1),
+            device.id,
+            latest,
+            latest - timedelta(minutes=1),
         )
         await conn.execute(
             "UPDATE devices SET last_reading_at = $2, last_posted_at = now() WHERE id = $1",
-            device.id, latest,
+            device.id,
+            latest,
         )
     body = await (await client.get(f"/v0/devices/{device.id}")).json()
     sensor = next(s for s in body["data"]["sensors"] if s["id"] == 55)
@@ -82,6 +85,32 @@ async def test_private_devices_are_hidden_from_anonymous_readers(client, fleet, 
         await conn.execute("UPDATE devices SET is_private = true WHERE id = $1", device.id)
     response = await client.get(f"/v0/devices/{device.id}")
     assert response.status == 404
+
+
+async def test_owners_see_their_private_devices_and_precise_location(client, fleet, db_pool):
+    device = fleet.devices[1]
+    async with db_pool.acquire() as conn:
+        await conn.execute("UPDATE devices SET is_private = true WHERE id = $1", device.id)
+    for headers, query in [
+        ({"Authorization": f"Bearer {fleet.access_token}"}, ""),
+        ({"Authorization": f"Token token={fleet.access_token}"}, ""),
+        ({}, f"?access_token={fleet.access_token}"),
+    ]:
+        response = await client.get(f"/v0/devices/{device.id}{query}", headers=headers)
+        assert response.status == 200
+        body = await response.json()
+        assert body["latitude"] == 52.358012  # not rounded for the owner
+        assert body["mac_address"] == device.mac_address
+
+
+async def test_a_device_token_or_a_bad_token_does_not_read_as_a_user(client, fleet):
+    device = fleet.devices[0]
+    for token in [device.token, "not-a-token", ""]:
+        response = await client.get(
+            f"/v0/devices/{device.id}", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status == 401
+        assert (await response.json())["type"] == "authentication_error"
 
 
 async def test_unknown_routes_answer_in_the_error_model(client):

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from storage import pool as storage_pool
 from storage.config import DatabaseSettings
-from tests.integration.workers.support import MINUTE, T0, eventually
+from tests.integration.workers.support import MINUTE, T0
+from tests.support import eventually
 from tests.unit.workers import sck
 from workers import config, worker
 

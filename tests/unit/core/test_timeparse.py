@@ -41,8 +41,19 @@ def test_fractions_keep_microseconds():
 
 @pytest.mark.parametrize(
     "value",
-    ["yesterday", "", "2024-13-01T00:00:00Z", "2024-02-30", True, None, [], float("nan"),
-     float("inf"), 1e300, "1e400"],
+    [
+        "yesterday",
+        "",
+        "2024-13-01T00:00:00Z",
+        "2024-02-30",
+        True,
+        None,
+        [],
+        float("nan"),
+        float("inf"),
+        1e300,
+        "1e400",
+    ],
 )
 def test_rejects_what_is_not_a_time(value):
     with pytest.raises(timeparse.TimeParseError):

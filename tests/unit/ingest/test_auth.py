@@ -34,13 +34,29 @@ def test_tokens_are_read_from_the_authorization_header(header):
     assert auth.token_of(request) == "abc123"
 
 
-@pytest.mark.parametrize("header", [None, "", "Bearer", "Basic dXNlcjpwYXNz", "abc123"])
+@pytest.mark.parametrize("header", [None, ""])
 def test_missing_credentials_are_unauthorized(header):
     headers = {"Authorization": header} if header is not None else {}
     request = make_mocked_request("POST", "/", headers=headers)
     with pytest.raises(errors.Unauthorized) as caught:
         auth.token_of(request)
     assert caught.value.code == "missing_credentials"
+
+
+@pytest.mark.parametrize(
+    ("header", "code"),
+    [
+        ("Bearer", "invalid_token"),
+        ("Basic dXNlcjpwYXNz", "invalid_credentials"),
+        ("abc123", "invalid_credentials"),
+        ("Bearer a b", "invalid_token"),
+    ],
+)
+def test_malformed_credentials_are_unauthorized(header, code):
+    request = make_mocked_request("POST", "/", headers={"Authorization": header})
+    with pytest.raises(errors.Unauthorized) as caught:
+        auth.token_of(request)
+    assert caught.value.code == code
 
 
 def test_a_token_in_the_url_is_not_accepted():
