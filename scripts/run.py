@@ -31,6 +31,13 @@ async def _seed(db: config.DatabaseSettings) -> demo.Demo:
         await conn.close()
 
 
+# A reading stamped with the shell's current time, for the example in the banner.
+_EXAMPLE_BODY = (
+    '{"data":[{"recorded_at":"\'$(date -u +%FT%TZ)\'",'
+    '"sensors":[{"id":"temp","value":21.5}]}]}'
+)
+
+
 def _banner(platform: launcher.Platform, fleet: demo.Demo, db: config.DatabaseSettings) -> str:
     base = platform.base_url
     device = fleet.devices[0]
@@ -53,9 +60,8 @@ Demo device {device.id} "{device.name}"
 
 Post a reading by hand:
   curl -s -X POST {base}/v0/devices/{device.id}/readings \\
-       -H 'Authorization: Bearer {device.token}' -H 'Content-Type: application/json' \\
-       -d '{{"data":[{{"recorded_at":"'$(date -u +%FT%TZ)'",\
-                       "sensors":[{{"id":"temp","value":21.5}}]}}]}}'
+       -H 'Authorization: Bearer {device.token}' \\
+       -H 'Content-Type: application/json' -d '{_EXAMPLE_BODY}'
 Read it back:
   curl -s {base}/v0/devices/{device.id}
 The legacy SCK 1.1 device {legacy.id} (MAC {legacy.mac_address}) posts to {base}/v0/add.

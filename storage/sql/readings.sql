@@ -39,12 +39,14 @@ SELECT s.device_id, s.sensor_id,
  WHERE latest.time < excluded.time;
 
 -- readings_add_components --
--- Make each catalogue sensor a device posts for the first time one of its components.
+-- Make each catalogue sensor a device posts for the first time one of its components, under
+-- the key its kit posts it by (else the sensor's default key).
 INSERT INTO components (device_id, sensor_id, key)
-SELECT p.device_id, p.sensor_id, coalesce(s.default_key, s.id::text)
+SELECT p.device_id, p.sensor_id, coalesce(ks.key, s.default_key, s.id::text)
   FROM unnest($1::bigint[], $2::integer[]) AS p(device_id, sensor_id)
   JOIN devices d ON d.id = p.device_id
   JOIN sensors s ON s.id = p.sensor_id
+  LEFT JOIN kit_sensors ks ON ks.kit_id = d.kit_id AND ks.sensor_id = p.sensor_id
  WHERE NOT EXISTS (
        SELECT 1 FROM components c WHERE c.device_id = p.device_id AND c.sensor_id = p.sensor_id)
  ORDER BY p.device_id, p.sensor_id
