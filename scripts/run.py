@@ -33,8 +33,7 @@ async def _seed(db: config.DatabaseSettings) -> demo.Demo:
 
 # A reading stamped with the shell's current time, for the example in the banner.
 _EXAMPLE_BODY = (
-    '{"data":[{"recorded_at":"\'$(date -u +%FT%TZ)\'",'
-    '"sensors":[{"id":"temp","value":21.5}]}]}'
+    '{"data":[{"recorded_at":"\'$(date -u +%FT%TZ)\'","sensors":[{"id":"temp","value":21.5}]}]}'
 )
 
 
