@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-faults test-uvloop bench bench-quick setup venv system db-up db-down db-reset fmt lint typecheck clean
+.PHONY: run test test-uvloop setup venv system db-up db-down db-reset fmt lint typecheck clean
 
 run: setup              ## set up everything and run the whole platform with a device simulator
 	$(PY) -m scripts.run
@@ -12,14 +12,8 @@ run: setup              ## set up everything and run the whole platform with a d
 test: setup             ## set up everything and run the test suite
 	$(PY) -m pytest
 
-test-faults: setup      ## the long fault-injection runs
-	$(PY) -m pytest -m faults
-
 test-uvloop: setup      ## the test suite on uvloop's event loop
 	SENSORIUM_TEST_UVLOOP=1 $(PY) -m pytest
-
-bench: setup            ## the benchmark suite (results in benchmarks/results/)
-	$(PY) -m pytest benchmarks -m benchmark -p no:cacheprovider
 
 setup: system venv      ## install Debian packages, build TimescaleDB, create the virtualenv
 

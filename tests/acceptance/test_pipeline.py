@@ -104,10 +104,11 @@ async def test_both_post_formats_are_stored_calibrated_and_read_back(start_platf
 async def test_the_clock_and_the_error_model_through_the_front(start_platform, fleet):
     platform = start_platform(gateways=1, workers=1, queries=1)
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"{platform.base_url}/v0/datetime") as response:
-            assert response.status == 200
-            assert (await response.json()).startswith("UTC:")
-            assert response.headers["X-Request-ID"]
+        for path in ("/v0/datetime", "/datetime"):  # SCK 1.x firmware asks without /v0
+            async with http.get(f"{platform.base_url}{path}") as response:
+                assert response.status == 200
+                assert (await response.json()).startswith("UTC:")
+                assert response.headers["X-Request-ID"]
         async with http.post(
             f"{platform.base_url}/v0/devices/{fleet.devices[0].id}/readings",
             data=b"{not json",
