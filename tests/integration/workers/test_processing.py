@@ -13,7 +13,7 @@ from storage.models import DeadLetter
 from storage.pool import Pool
 from tests.integration.workers.support import MINUTE, T0
 from tests.unit.workers import sck
-from workers import processing
+from workers import deadletters, processing
 from workers.catalogue import Catalogue
 from workers.config import WorkerSettings
 
@@ -396,3 +396,30 @@ async def test_concurrent_claims_store_every_reading_once(db_pool, settings, mak
         assert await conn.fetchval("SELECT count(*) FROM readings") == len(staged) * 9
         latest = await conn.fetch("SELECT DISTINCT time FROM latest_readings")
     assert [timeparse.to_micros(row["time"]) for row in latest] == [T0 + 44 * MINUTE]
+
+
+async def test_a_dead_letter_replayed_after_its_cause_is_fixed_is_stored(
+    db_pool, catalogue, settings, device, stage
+):
+    async with db_pool.acquire() as conn:
+        await conn.execute("UPDATE sensors SET equation = '2 * (x' WHERE id = $1", sck.NETS)
+    async with db_pool.acquire() as conn:
+        await catalogue.reload(conn)
+    await stage((device, [(T0, sck.NETS, 4)]))
+    for _ in range(settings.max_attempts):
+        await process(db_pool, catalogue, settings)
+    (letter,) = await deadletters.pending(db_pool)
+    assert await readings_of(db_pool, device) == []
+
+    async with db_pool.acquire() as conn:
+        await conn.execute("UPDATE sensors SET equation = '2 * x' WHERE id = $1", sck.NETS)
+    replayed = await deadletters.replay(db_pool, [letter.id, letter.id])
+    assert replayed[letter.id] is None  # the second replay of the same letter does nothing
+    assert await staged_count(db_pool) == 1
+    async with db_pool.acquire() as conn:
+        await catalogue.reload(conn)
+    result = await process(db_pool, catalogue, settings)
+
+    assert result.stored == 1
+    assert [(r[0], r[2], r[3]) for r in await readings_of(db_pool, device)] == [(sck.NETS, 4, 8)]
+    assert await deadletters.pending(db_pool) == []
