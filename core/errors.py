@@ -43,7 +43,15 @@ class ApiError(Exception):
             "object": "error",
             "code": self.code,
             "type": self.type,
-            "fields": self.fields,
+            "fields": (
+                None
+                if self.fields is None
+                else [
+                    {"name": name, "message": message}
+                    for name, messages in self.fields.items()
+                    for message in messages
+                ]
+            ),
             "request_id": request_id,
             **self.extra,
         }

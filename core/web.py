@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,7 +18,8 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 request_id_key = web.RequestKey("request_id", str)
-_MAX_INCOMING_ID = 128
+# An inbound id is echoed only if it is this plain, so it cannot inject into headers or logs.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 def json_response(
@@ -51,11 +53,7 @@ _HTTP_TO_API: dict[int, type[errors.ApiError]] = {
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give every response an `X-Request-ID` and turn every failure into the error model."""
     incoming = request.headers.get("X-Request-ID", "")
-    request_id = (
-        incoming
-        if 0 < len(incoming) <= _MAX_INCOMING_ID and incoming.isprintable()
-        else (secrets.token_hex(16))
-    )
+    request_id = incoming if _REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
     request[request_id_key] = request_id
     try:
         response = await handler(request)

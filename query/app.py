@@ -3,25 +3,42 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 from aiohttp import web
 
 from core import web as core_web
-from query import handlers, state
+from query import conventions, handlers, history, listings, state, worldmap
 from query.config import QuerySettings
 from storage import pool
 
 logger = logging.getLogger(__name__)
 
+V0 = "/v0"
+
 
 def create_app(settings: QuerySettings) -> web.Application:
-    """The query application: routes, error model, and a database pool opened at start."""
-    app = web.Application(middlewares=[core_web.error_middleware])
+    """The query application: routes, conventions, and a pool and world-map snapshot at start."""
+    app = web.Application(middlewares=[core_web.error_middleware, conventions.middleware])
     app[state.settings] = settings
     app.cleanup_ctx.append(_db_pool)
-    app.add_routes(handlers.routes)
+    app.cleanup_ctx.append(worldmap.snapshot_ctx)
+    # Order matters: literal paths (`/v0/devices/world_map`) before `/v0/devices/{device_id}`.
+    for table in (worldmap.routes, listings.routes, history.routes, handlers.routes):
+        app.add_routes(with_unversioned_aliases(table))
     return app
+
+
+def with_unversioned_aliases(table: Iterable[web.AbstractRouteDef]) -> list[web.AbstractRouteDef]:
+    """Each `/v0/...` route, and the same route without the prefix: unversioned paths serve v0."""
+    routes: list[web.AbstractRouteDef] = []
+    for route in table:
+        routes.append(route)
+        if isinstance(route, web.RouteDef) and route.path.startswith(V0 + "/"):
+            routes.append(
+                web.RouteDef(route.method, route.path[len(V0) :], route.handler, route.kwargs)
+            )
+    return routes
 
 
 async def _db_pool(app: web.Application) -> AsyncIterator[None]:

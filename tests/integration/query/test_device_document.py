@@ -113,6 +113,14 @@ async def test_a_device_token_or_a_bad_token_does_not_read_as_a_user(client, fle
         assert (await response.json())["type"] == "authentication_error"
 
 
+async def test_unversioned_paths_serve_v0(client, fleet):
+    device = fleet.devices[0]
+    v0 = await (await client.get(f"/v0/devices/{device.id}")).json()
+    plain = await (await client.get(f"/devices/{device.id}")).json()
+    assert plain["id"] == v0["id"] == device.id
+    assert plain["data"]["sensors"] == v0["data"]["sensors"]
+
+
 async def test_unknown_routes_answer_in_the_error_model(client):
     response = await client.get("/v0/nothing-here")
     assert response.status == 404
