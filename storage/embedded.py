@@ -11,6 +11,7 @@ import logging
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -98,6 +99,12 @@ class Cluster:
         )
         self.root.mkdir(parents=True, exist_ok=True)
         self._hand_over(self.root)
+        if os.geteuid() == 0 and self._run(["test", "-w", str(self.root)], check=False).returncode:
+            raise EmbeddedError(
+                f"the postgres user, who runs the server when you are root, cannot reach "
+                f"{self.root}: make its parent directories traversable (chmod o+x) or put the "
+                "project somewhere they are"
+            )
         self._run(
             [
                 str(PG_BIN / "initdb"),
@@ -146,6 +153,11 @@ class Cluster:
             self.port,
             extra={"action": "cluster_start"},
         )
+        if _port_in_use(self.port):
+            raise EmbeddedError(
+                f"port {self.port} is taken by another server (another Sensorium checkout's "
+                "database? run `make db-down` there), so this checkout's database cannot start"
+            )
         self.log_file.touch()
         self._hand_over(self.log_file)
         result = self._run(
@@ -244,6 +256,12 @@ def server_settings(cluster: Cluster) -> dict[str, str]:
         "log_min_messages": "warning",
         "log_line_prefix": "%m [%p] %q%u@%d ",
     }
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _check_installed() -> None:
