@@ -1,11 +1,339 @@
-"""Placeholder: being written."""
+"""The world map: every public device on one page, served from a snapshot kept fresh in the
+background (`query/snapshot.py`), and the signed-in user's fresh variant with their own devices.
+
+The snapshot is rebuilt when the database notifies that devices, their owners, kits or latest
+readings changed (debounced), and at least every `MAX_AGE_S` so online statuses age. A request
+only picks prepared bytes and headers: it never reads the database and never waits for a build.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+
+import orjson
 from aiohttp import web
+
+from core import errors
+from query import auth, documents, geo, snapshot, state
+from storage import errors as storage_errors
+from storage import pool as storage_pool
+from storage import worldmap as storage_worldmap
+
+logger = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
+refresher_key = web.AppKey("worldmap_refresher", snapshot.Refresher)
+# What to do if the refresher dies (default: SIGTERM, which run_app turns into a clean stop).
+fatal_key: web.AppKey[Callable[[], None]] = web.AppKey("worldmap_fatal")
 
-async def snapshot_ctx(app: web.Application):  # type: ignore[no-untyped-def]
+DEBOUNCE_S = 0.5  # after a change, wait this long for the changes that come with it
+MIN_INTERVAL_S = 1.0  # at most one rebuild a second
+MAX_AGE_S = 30.0  # rebuild at least this often, so statuses turn offline without a change
+BUILD_TIMEOUT_S = 30.0
+LISTEN_TIMEOUT_S = 10.0
+START_WAIT_S = 45.0  # start-up waits this long for the first build before serving 503s
+RETRY_AFTER_S = 2
+# Timestamps as documents.timestamp writes them, encoded by orjson (asyncpg gives UTC datetimes):
+# much faster than formatting each one in Python.
+_ENCODING = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS | orjson.OPT_NAIVE_UTC
+# Devices rarely move, and a geohash costs half as much as the rest of an entry: remember them.
+_geohash = functools.lru_cache(maxsize=1 << 17)(geo.geohash)
+
+
+# Documents ------------------------------------------------------------------------------------
+
+
+def map_entry(
+    device: Mapping[str, Any], *, now: datetime, online_window: timedelta, precise: bool
+) -> dict[str, Any]:
+    """One device of the map: the v0 reference's fields and the current API's (timestamps as
+    UTC datetimes, encoded with `_ENCODING`)."""
+    precise = precise or bool(device["precise_location"])
+    latitude = geo.public_coordinate(device["latitude"], precise)
+    longitude = geo.public_coordinate(device["longitude"], precise)
+    status = documents.status(device, now, online_window)
+    return {
+        "id": device["id"],
+        "name": device["name"],
+        "description": device["description"],
+        "owner_id": device["owner_id"],
+        "owner_username": device["owner_username"],
+        "latitude": latitude,
+        "longitude": longitude,
+        "city": device["city"],
+        "country_code": device["country_code"],
+        "kit_id": device["kit_id"],
+        "status": status,
+        "exposure": device["exposure"],
+        "data": _data(device),
+        "added_at": device["created_at"],
+        "state": documents.state(device),
+        "system_tags": system_tags(device, status, now),
+        "user_tags": device["user_tags"],
+        "last_reading_at": device["last_reading_at"],
+        "location": {
+            "exposure": device["exposure"],
+            "elevation": device["elevation"],
+            "latitude": latitude,
+            "longitude": longitude,
+            "geohash": (
+                None if latitude is None or longitude is None else _geohash(latitude, longitude)
+            ),
+            "city": device["city"],
+            "country_code": device["country_code"],
+            "country": None,
+        },
+        # documents' hardware block, shared with the device document.
+        "hardware": documents._hardware(device),
+    }
+
+
+def system_tags(device: Mapping[str, Any], status: str, now: datetime) -> list[str]:
+    """Exposure, `online`/`offline` once the device posted, `new` in its first week; sorted."""
+    tags = [tag for tag in (device["exposure"], status if status != "new" else None) if tag]
+    if now - device["created_at"] < documents.NEW_DEVICE_AGE:
+        tags.append("new")
+    return sorted(tags)
+
+
+def _data(device: Mapping[str, Any]) -> dict[str, Any]:
+    """The v0 `data`: when it was recorded and stored, then `<sensor_id>` and `<sensor_id>_raw`."""
+    data: dict[str, Any] = {
+        "recorded_at": device["last_reading_at"],
+        "added_at": device["last_posted_at"],
+        "calibrated_at": device["last_posted_at"],
+    }
+    if device["sensor_ids"]:
+        for sensor_id, value, raw_value in zip(
+            device["sensor_ids"], device["values"], device["raw_values"], strict=True
+        ):
+            key, raw_key = _data_keys(sensor_id)
+            data[key] = value
+            data[raw_key] = raw_value
+    return data
+
+
+@functools.lru_cache(maxsize=4096)
+def _data_keys(sensor_id: int) -> tuple[str, str]:
+    return str(sensor_id), f"{sensor_id}_raw"
+
+
+def encoded_entries(
+    devices: Sequence[Mapping[str, Any]],
+    *,
+    now: datetime,
+    online_window: timedelta,
+    precise: bool = False,
+) -> list[snapshot.Entry]:
+    """Each device's map entry, encoded, keyed by its id."""
+    return [
+        (device["id"], _encoded(device, now=now, online_window=online_window, precise=precise))
+        for device in devices
+    ]
+
+
+def _encoded(
+    device: Mapping[str, Any], *, now: datetime, online_window: timedelta, precise: bool
+) -> bytes:
+    entry = map_entry(device, now=now, online_window=online_window, precise=precise)
+    return orjson.dumps(entry, option=_ENCODING)
+
+
+class _Made(NamedTuple):
+    """What a build made: the snapshot and, per device in it, its row, its status and `new`
+    tag, and its encoded entry. (Flat dicts rather than a record per device: fewer objects for
+    the garbage collector to walk.)"""
+
+    built: snapshot.Snapshot | None
+    rows: dict[int, Mapping[str, Any]]
+    aged: dict[int, tuple[str, bool]]
+    bodies: dict[int, bytes]
+
+
+class MapBuilder:
+    """Builds the public map's snapshots, encoding again only the devices whose row, status or
+    `new` tag changed since the snapshot it built last (a rebuild usually finds a few)."""
+
+    def __init__(self, online_window: timedelta) -> None:
+        self.online_window = online_window
+        # Replaced whole, never changed in place: a build abandoned by a timeout may still be
+        # running in its thread when the next one starts.
+        self._made = _Made(None, {}, {}, {})
+
+    def build(
+        self,
+        devices: Sequence[Mapping[str, Any]],
+        previous: snapshot.Snapshot | None,
+        *,
+        now: datetime,
+    ) -> snapshot.Snapshot:
+        """The map of `devices` (rows of storage.worldmap.public_devices, by id); `previous`
+        itself if nothing it shows changed."""
+        made = self._made
+        # Reuse entries only if they are those of `previous` (a build may finish unused).
+        known = made if previous is not None and previous is made.built else _Made(None, {}, {}, {})
+        rows: dict[int, Mapping[str, Any]] = {}
+        aged: dict[int, tuple[str, bool]] = {}
+        bodies: dict[int, bytes] = {}
+        changed = previous is None or len(devices) != previous.count
+        for device in devices:
+            key = device["id"]
+            age = (
+                documents.status(device, now, self.online_window),
+                now - device["created_at"] < documents.NEW_DEVICE_AGE,
+            )
+            if known.rows.get(key) == device and known.aged[key] == age:
+                bodies[key] = known.bodies[key]
+            else:
+                bodies[key] = _encoded(
+                    device, now=now, online_window=self.online_window, precise=False
+                )
+                changed = True
+            rows[key] = device
+            aged[key] = age
+        if not changed and previous is not None:
+            return previous
+        built = snapshot.encode(list(bodies), list(bodies.values()), previous=previous, now=now)
+        self._made = _Made(built, rows, aged, bodies)
+        return built
+
+
+# Handlers -------------------------------------------------------------------------------------
+
+
+def _current(app: web.Application) -> snapshot.Snapshot:
+    current = app[refresher_key].current
+    if current is None:
+        raise errors.ServiceUnavailable(
+            "The world map is not built yet; retry shortly.",
+            retry_after_s=RETRY_AFTER_S,
+            code="world_map_unavailable",
+        )
+    return current
+
+
+def _plain_only(request: web.Request) -> bool:
+    # `pretty` and `callback` are rewritten by the conventions middleware, which needs the
+    # plain JSON.
+    return bool(request.query_string) and ("pretty" in request.query or "callback" in request.query)
+
+
+@routes.get("/v0/devices/world_map")
+async def world_map(request: web.Request) -> web.Response:
+    """Every public, located device that has posted, from the snapshot (200 or 304)."""
+    current = _current(request.app)
+    return snapshot.respond(request, current, allow_gzip=not _plain_only(request))
+
+
+@routes.get("/v0/devices/fresh_world_map")
+async def fresh_world_map(request: web.Request) -> web.Response:
+    """The world map for a signed-in user: the public snapshot with their own devices, private
+    ones included, read now and at precise coordinates. Never cached across users."""
+    try:
+        # Translated: acquiring may have to connect, and fail as the driver says.
+        with storage_errors.translated():
+            async with request.app[state.db_pool].acquire() as conn:
+                user = await auth.current_user(request, conn)
+                if user is None:
+                    raise errors.Unauthorized("Sign in to see your devices on the map.")
+                current = _current(request.app)
+                own = await storage_worldmap.own_devices(conn, user.id)
+    except storage_errors.StorageUnavailable as exc:
+        raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
+    entries = encoded_entries(
+        own,
+        now=datetime.now(UTC),
+        online_window=timedelta(seconds=request.app[state.settings].online_window_s),
+        precise=True,
+    )
+    response = web.Response(
+        body=snapshot.merged(current, entries),
+        content_type="application/json",
+        headers={"Cache-Control": "private, no-store", "Vary": "Authorization, Accept-Encoding"},
+    )
+    if not _plain_only(request) and snapshot.accepts_gzip(
+        request.headers.get("Accept-Encoding", "")
+    ):
+        response.enable_compression(web.ContentCoding.gzip)
+    return response
+
+
+# Lifecycle ------------------------------------------------------------------------------------
+
+
+async def snapshot_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Start the refresher (after the pool) and wait for its first build, so the map is served
+    from the start; if the database is down, start anyway and answer 503 until it is built."""
+    refresher = _refresher(app)
+    app[refresher_key] = refresher
+    task = asyncio.create_task(refresher.run(), name="snapshot-refresher")
+    task.add_done_callback(functools.partial(_check_refresher, app))
+    first = asyncio.create_task(refresher.first_attempt.wait(), name="snapshot-first-build")
+    await asyncio.wait([first, task], timeout=START_WAIT_S, return_when=asyncio.FIRST_COMPLETED)
+    first.cancel()
+    await asyncio.wait([first])
+    if refresher.current is None and not task.done():
+        logger.warning(
+            "world map not built at start: answering 503 until it is",
+            extra={"action": "snapshot_unavailable"},
+        )
     yield
+    task.cancel()
+    await asyncio.wait([task])
+
+
+def _refresher(app: web.Application) -> snapshot.Refresher:
+    settings = app[state.settings]
+    online_window = timedelta(seconds=settings.online_window_s)
+
+    builder = MapBuilder(online_window)
+
+    async def build(previous: snapshot.Snapshot | None) -> snapshot.Snapshot:
+        devices = await storage_worldmap.public_devices(app[state.db_pool])
+        # Off the event loop: requests keep being served while a large map is encoded.
+        return await asyncio.to_thread(builder.build, devices, previous, now=datetime.now(UTC))
+
+    async def listen(
+        on_change: Callable[[], None], on_lost: Callable[[], None]
+    ) -> storage_pool.Connection:
+        return await storage_worldmap.listen(
+            settings.db, on_change, on_lost, timeout_s=LISTEN_TIMEOUT_S
+        )
+
+    async def unlisten(listener: storage_pool.Connection) -> None:
+        await storage_worldmap.close_listener(listener, timeout_s=1.0)
+
+    return snapshot.Refresher(
+        build,
+        listen,
+        unlisten,
+        debounce_s=DEBOUNCE_S,
+        min_interval_s=MIN_INTERVAL_S,
+        max_age_s=MAX_AGE_S,
+        build_timeout_s=BUILD_TIMEOUT_S,
+    )
+
+
+def _check_refresher(app: web.Application, task: asyncio.Task[None]) -> None:
+    if task.cancelled():
+        return
+    logger.critical(
+        "background task %s %s: stopping",
+        task.get_name(),
+        "failed" if task.exception() else "ended",
+        exc_info=task.exception(),
+        extra={"action": "task_died", "task": task.get_name()},
+    )
+    app.get(fatal_key, _terminate)()
+
+
+def _terminate() -> None:
+    # run_app turns SIGTERM into a graceful shutdown.
+    signal.raise_signal(signal.SIGTERM)

@@ -52,5 +52,7 @@ def translated() -> Iterator[None]:
         if state in _RETRYABLE_CODES or state[:2] in _RETRYABLE_CLASSES:
             raise StorageUnavailable(f"{state}: {exc}") from exc
         raise StorageError(f"{state}: {exc}") from exc
-    except (OSError, asyncpg.InterfaceError, TimeoutError) as exc:
+    # InternalClientError: what a pooled connection the server has just terminated can raise
+    # before the pool notices (seen when a database is dropped or restarted).
+    except (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError, TimeoutError) as exc:
         raise StorageUnavailable(f"{type(exc).__name__}: {exc}") from exc

@@ -1,7 +1,9 @@
-"""Writing readings: the deduplicating insert, latest values, components and device times.
+"""Writing readings: the deduplicating insert, latest values, components and device times, and
+rewriting the calibrated values of a series (recalibration).
 
-Every function runs inside a transaction the caller opened (the worker's claim), so a claim's
-readings, its latest values and the deletion of its staged batches commit together or not at all.
+The writers run inside a transaction the caller opened (the worker's claim, a recalibration's
+day), so a claim's readings, its rollups, its latest values and the deletion of its staged
+batches commit together or not at all.
 Times are int64 microseconds since the Unix epoch; NaN values are stored as NULL.
 """
 
@@ -37,6 +39,18 @@ class SeriesLatest(NamedTuple):
     prev_values: npt.NDArray[np.float64]
 
 
+class Inserted(NamedTuple):
+    """What an insert stored: the readings (a subset of those given when some were duplicates)
+    and how many of those given were skipped as duplicates."""
+
+    times: npt.NDArray[np.int64]
+    device_ids: npt.NDArray[np.int64]
+    sensor_ids: npt.NDArray[np.int32]
+    raw_values: npt.NDArray[np.float64]
+    values: npt.NDArray[np.float64]
+    duplicates: int
+
+
 async def insert_readings(
     conn: Connection,
     times: npt.NDArray[np.int64],
@@ -44,32 +58,40 @@ async def insert_readings(
     sensor_ids: npt.NDArray[np.int32],
     raw_values: npt.NDArray[np.float64],
     values: npt.NDArray[np.float64],
-) -> tuple[int, int]:
-    """Store readings that are not stored yet; returns (stored, duplicates).
+) -> Inserted:
+    """Store readings that are not stored yet; returns those it stored and the duplicate count.
 
     A reading whose (device, sensor, time) is already stored, or appears twice, is stored once
-    and never overwritten. The common case is one binary COPY; only when it meets a duplicate
-    (SQLSTATE 23505) is it rolled back to a savepoint and redone through a temporary table with
-    `ON CONFLICT DO NOTHING`. Raises StorageUnavailable or StorageError (DataError for a time
-    out of PostgreSQL's range).
+    and never overwritten. The common case is one binary COPY, which stores everything given
+    (returned as is); only when it meets a duplicate (SQLSTATE 23505) is it rolled back to a
+    savepoint and redone through a temporary table with `ON CONFLICT DO NOTHING`, which returns
+    the rows it inserted. Raises StorageUnavailable or StorageError (DataError for a time out of
+    PostgreSQL's range).
     """
     n = len(times)
     if n == 0:
-        return 0, 0
+        return Inserted(times, device_ids, sensor_ids, raw_values, values, 0)
     body = packing.readings_copy_body(times, device_ids, sensor_ids, raw_values, values)
     try:
         with errors.translated():
             async with conn.transaction():
                 await _copy(conn, "readings", body)
-        return n, 0
+        return Inserted(times, device_ids, sensor_ids, raw_values, values, 0)
     except errors.UniqueViolation:
         pass
     with errors.translated():
         await conn.execute(SQL["readings_create_incoming"])
         await _copy(conn, "readings_incoming", body)
-        status = await conn.execute(SQL["readings_insert_incoming"])
-    stored = int(status.rsplit(" ", 1)[-1])
-    return stored, n - stored
+        (stored,) = await conn.fetch(SQL["readings_insert_incoming"])  # aggregates: one row
+    columns = [column or [] for column in stored]  # array_agg of no rows is NULL
+    return Inserted(
+        np.array(columns[0], dtype=np.int64),
+        np.array(columns[1], dtype=np.int64),
+        np.array(columns[2], dtype=np.int32),
+        np.array(columns[3], dtype=np.float64),
+        np.array(columns[4], dtype=np.float64),
+        n - len(columns[0]),
+    )
 
 
 async def _copy(conn: Connection, table: str, body: bytes) -> None:
@@ -119,4 +141,67 @@ async def touch_devices(
     with errors.translated():
         await conn.execute(
             SQL["readings_touch_devices"], device_ids.tolist(), newest_times.tolist()
+        )
+
+
+async def next_reading_time(
+    conn: Connection, device_id: int, sensor_id: int, start_us: int | None, end_us: int | None
+) -> int | None:
+    """The time of a series' first reading in [start_us, end_us) (None: unbounded), or None.
+
+    Raises StorageUnavailable or StorageError.
+    """
+    with errors.translated():
+        found = await conn.fetchval(
+            SQL["readings_next_time"], device_id, sensor_id, start_us, end_us
+        )
+    return None if found is None else int(found)
+
+
+async def raw_values(
+    conn: Connection, device_id: int, sensor_id: int, start_us: int, end_us: int, limit: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The times and raw values (NaN for NULL) of a series' first `limit` readings in
+    [start_us, end_us), by time. Raises StorageUnavailable or StorageError."""
+    with errors.translated():
+        (page,) = await conn.fetch(
+            SQL["readings_raw_values"], device_id, sensor_id, start_us, end_us, limit
+        )
+    times, raw = page
+    return np.array(times or [], dtype=np.int64), np.array(raw or [], dtype=np.float64)
+
+
+async def set_values(
+    conn: Connection,
+    device_id: int,
+    sensor_id: int,
+    times: npt.NDArray[np.int64],
+    values: npt.NDArray[np.float64],
+) -> int:
+    """Set the calibrated value (NaN: NULL) of a series' readings at `times` (ascending); returns
+    how many changed. Raises StorageUnavailable or StorageError."""
+    if len(times) == 0:
+        return 0
+    with errors.translated():
+        status = await conn.execute(
+            SQL["readings_set_values"],
+            device_id,
+            sensor_id,
+            times.tolist(),
+            values.tolist(),
+            int(times[0]),
+            int(times[-1]),
+        )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def refresh_latest_values(
+    conn: Connection, device_id: int, sensor_id: int, start_us: int, end_us: int
+) -> None:
+    """Re-read a series' latest and previous calibrated values from its stored readings where
+    their times fall in [start_us, end_us) (after the values there changed). Raises
+    StorageUnavailable or StorageError."""
+    with errors.translated():
+        await conn.execute(
+            SQL["readings_refresh_latest_values"], device_id, sensor_id, start_us, end_us
         )

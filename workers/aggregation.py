@@ -1,8 +1,9 @@
-"""Summaries of a claim before it touches the database: latest reading per series, per device.
+"""Summaries of a claim before it touches the database: latest reading per series, per device,
+and hourly and daily rollups of the readings it stored.
 
-A claim of thousands of readings holds far fewer series (device, sensor); their latest values
-are reduced here with one sort, so the database upserts one row per series, not per reading.
-Pure: no I/O.
+A claim of thousands of readings holds far fewer series (device, sensor) and buckets; they are
+reduced here with one sort each, so the database upserts one row per series or bucket, not per
+reading. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from storage import readings
+from storage import readings, rollups
 
 _KEY_LIMIT = 1 << 31
 
@@ -72,6 +73,97 @@ def newest_per_device(
     return latest.device_ids[starts], np.maximum.reduceat(latest.times, starts)
 
 
+def rollups_per_bucket(
+    times: npt.NDArray[np.int64],
+    device_ids: npt.NDArray[np.int64],
+    sensor_ids: npt.NDArray[np.int32],
+    raw_values: npt.NDArray[np.float64],
+    values: npt.NDArray[np.float64],
+) -> tuple[rollups.Rollups, rollups.Rollups]:
+    """Hourly and daily (UTC) summaries of readings, each sorted by (device, sensor, bucket).
+
+    Each (device, sensor, time) must appear once (as the readings an insert stored do). NaN
+    values are absent values: they count nowhere, and a bucket of nothing but NaN has a count
+    of 0 (its row still exists, as the bucket holds readings).
+    """
+    if len(times) == 0:
+        return _no_rollups(), _no_rollups()
+    order = _series_time_order(times, device_ids, sensor_ids)
+    ordered_times, devices, sensors = times[order], device_ids[order], sensor_ids[order]
+    ordered_raw, ordered_values = raw_values[order], values[order]
+    new_series = np.empty(len(order), dtype=np.bool_)
+    new_series[0] = True
+    np.not_equal(devices[1:], devices[:-1], out=new_series[1:])
+    new_series[1:] |= sensors[1:] != sensors[:-1]
+    sorted_readings = (ordered_times, devices, sensors, ordered_raw, ordered_values, new_series)
+    return (
+        _rollups(*sorted_readings, rollups.HOUR_US),
+        _rollups(*sorted_readings, rollups.DAY_US),
+    )
+
+
+def _rollups(
+    times: npt.NDArray[np.int64],
+    devices: npt.NDArray[np.int64],
+    sensors: npt.NDArray[np.int32],
+    raw_values: npt.NDArray[np.float64],
+    values: npt.NDArray[np.float64],
+    new_series: npt.NDArray[np.bool_],
+    width: int,
+) -> rollups.Rollups:
+    """Summaries of readings sorted by series and time, in buckets of `width` microseconds."""
+    buckets = times - np.mod(times, width)  # floor, for times before 1970 too
+    new_bucket = new_series.copy()
+    new_bucket[1:] |= buckets[1:] != buckets[:-1]
+    starts = np.flatnonzero(new_bucket)
+    return rollups.Rollups(
+        devices[starts],
+        sensors[starts],
+        buckets[starts],
+        _summary(times, values, starts),
+        _summary(times, raw_values, starts),
+    )
+
+
+def _summary(
+    times: npt.NDArray[np.int64], column: npt.NDArray[np.float64], starts: npt.NDArray[np.intp]
+) -> rollups.Summary:
+    """The summary of each group of `column` (groups begin at `starts`, times ascending)."""
+    n = len(column)
+    present = ~np.isnan(column)
+    if present.all():  # the usual case: plain reductions
+        counts = np.diff(starts, append=n).astype(np.int64)
+        firsts = starts
+        lasts = np.append(starts[1:], n) - 1
+        return rollups.Summary(
+            counts,
+            np.add.reduceat(column, starts),
+            np.add.reduceat(column * column, starts),
+            np.minimum.reduceat(column, starts),
+            np.maximum.reduceat(column, starts),
+            times[firsts],
+            column[firsts],
+            times[lasts],
+            column[lasts],
+        )
+    zeroed = np.where(present, column, 0.0)
+    index = np.arange(n)
+    # In a group of nothing but NaN these point outside it; its count of 0 makes them unused.
+    firsts = np.minimum(np.minimum.reduceat(np.where(present, index, n), starts), n - 1)
+    lasts = np.maximum.reduceat(np.where(present, index, -1), starts)
+    return rollups.Summary(
+        np.add.reduceat(present.astype(np.int64), starts),
+        np.add.reduceat(zeroed, starts),
+        np.add.reduceat(zeroed * zeroed, starts),
+        np.minimum.reduceat(np.where(present, column, np.inf), starts),
+        np.maximum.reduceat(np.where(present, column, -np.inf), starts),
+        times[firsts],
+        column[firsts],
+        times[lasts],
+        column[lasts],
+    )
+
+
 def _series_time_order(
     times: npt.NDArray[np.int64],
     device_ids: npt.NDArray[np.int64],
@@ -98,3 +190,11 @@ def _empty() -> readings.SeriesLatest:
         floats,
         floats,
     )
+
+
+def _no_rollups() -> rollups.Rollups:
+    integers, floats = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    summary = rollups.Summary(
+        integers, floats, floats, floats, floats, integers, floats, integers, floats
+    )
+    return rollups.Rollups(integers, np.empty(0, dtype=np.int32), integers, summary, summary)

@@ -89,6 +89,15 @@ class Calibrator:
         values[order] = values_sorted
         return Calibrated(raw_values, values)
 
+    def equation(self, sensor_id: int) -> equations.Equation:
+        """The compiled equation turning the sensor's raw values into calibrated values.
+
+        Raises UnknownSensors if the sensor is not in the catalogue, and CalibrationError if its
+        equation does not parse.
+        """
+        self._check([sensor_id])
+        return self._pairs[sensor_id][1]
+
     def _check(self, sensor_ids: list[int]) -> None:
         unknown = [s for s in sensor_ids if s not in self._pairs and s not in self.invalid]
         if unknown:

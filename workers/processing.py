@@ -1,11 +1,12 @@
 """One claim: take staged batches, calibrate and store their readings, delete them, in ONE
 transaction.
 
-The claim, the readings, the latest values, the components, the device times and the deletion
-of the batches commit together, so a crash anywhere rolls everything back and the batches are
-claimed again: each reading takes effect exactly once. A claim that fails for another reason
-than an unavailable database is rolled back and its batches retried one at a time; a batch
-that fails on its own has the failure counted, and moves to dead_letters after max_attempts.
+The claim, the readings, their hourly and daily rollups, the latest values, the components, the
+device times and the deletion of the batches commit together, so a crash anywhere rolls
+everything back and the batches are claimed again: each reading takes effect exactly once. A
+claim that fails for another reason than an unavailable database is rolled back and its batches
+retried one at a time; a batch that fails on its own has the failure counted, and moves to
+dead_letters after max_attempts.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from storage import batches, errors, packing, readings
+from storage import batches, errors, packing, readings, rollups
 from storage.models import StagedBatch
 from storage.pool import Connection, Pool
 from workers import aggregation, calibration
@@ -184,9 +185,18 @@ async def _store(
         dropped = len(times) - int(keep.sum())
         times, device_ids, sensor_ids = times[keep], device_ids[keep], sensor_ids[keep]
     raw_values, calibrated_values = calibrated
-    stored, duplicates = await readings.insert_readings(
+    inserted = await readings.insert_readings(
         conn, times, device_ids, sensor_ids, raw_values, calibrated_values
     )
+    # Only what this claim stored is folded into the rollups: a duplicate is never counted twice.
+    hourly, daily = aggregation.rollups_per_bucket(
+        inserted.times,
+        inserted.device_ids,
+        inserted.sensor_ids,
+        inserted.raw_values,
+        inserted.values,
+    )
+    await rollups.add(conn, hourly, daily)
     latest = aggregation.latest_per_series(
         times, device_ids, sensor_ids, raw_values, calibrated_values
     )
@@ -195,7 +205,7 @@ async def _store(
         conn, *catalogue.unknown_components(latest.device_ids, latest.sensor_ids)
     )
     await readings.touch_devices(conn, *aggregation.newest_per_device(latest))
-    return _Stored(stored, duplicates, dropped)
+    return _Stored(len(inserted.times), inserted.duplicates, dropped)
 
 
 async def _calibrate(

@@ -3,14 +3,22 @@
 CREATE TEMP TABLE IF NOT EXISTS readings_incoming (LIKE readings);
 
 -- readings_insert_incoming --
--- Move the staged rows into readings, skipping any (device, sensor, time) already stored or staged twice.
+-- Move the staged rows into readings, skipping any (device, sensor, time) already stored or staged twice; returns the rows inserted as arrays (NULL for none, NaN for NULL values).
 WITH incoming AS (
     DELETE FROM readings_incoming
     RETURNING time, device_id, sensor_id, raw_value, value
+), stored AS (
+    INSERT INTO readings (time, device_id, sensor_id, raw_value, value)
+    SELECT time, device_id, sensor_id, raw_value, value FROM incoming
+    ON CONFLICT DO NOTHING
+    RETURNING time, device_id, sensor_id, raw_value, value
 )
-INSERT INTO readings (time, device_id, sensor_id, raw_value, value)
-SELECT time, device_id, sensor_id, raw_value, value FROM incoming
-ON CONFLICT DO NOTHING;
+SELECT array_agg((extract(epoch FROM time) * 1000000)::bigint) AS times,
+       array_agg(device_id) AS device_ids,
+       array_agg(sensor_id) AS sensor_ids,
+       array_agg(coalesce(raw_value, 'NaN')) AS raw_values,
+       array_agg(coalesce(value, 'NaN')) AS "values"
+  FROM stored;
 
 -- readings_update_latest --
 -- Move each series' latest reading forward (never back), keeping the one it replaces as prev_*.
@@ -67,3 +75,59 @@ UPDATE devices d
        last_posted_at = now()
   FROM seen JOIN locked ON locked.id = seen.device_id
  WHERE d.id = seen.device_id;
+
+-- readings_next_time --
+-- The time (µs since the epoch) of a series' first reading in [start, end), a NULL bound being open; NULL if there is none.
+SELECT (extract(epoch FROM time) * 1000000)::bigint
+  FROM readings
+ WHERE device_id = $1 AND sensor_id = $2
+   AND time >= coalesce(timestamptz 'epoch' + $3::bigint * interval '1 microsecond', '-infinity')
+   AND time < coalesce(timestamptz 'epoch' + $4::bigint * interval '1 microsecond', 'infinity')
+ ORDER BY time
+ LIMIT 1;
+
+-- readings_raw_values --
+-- The first $5 readings of a series in [start, end) by time, as arrays of µs times and raw values (NaN for NULL); NULLs if none.
+SELECT array_agg(page.time_us ORDER BY page.time_us), array_agg(page.raw_value ORDER BY page.time_us)
+  FROM (SELECT (extract(epoch FROM time) * 1000000)::bigint AS time_us,
+               coalesce(raw_value, 'NaN') AS raw_value
+          FROM readings
+         WHERE device_id = $1 AND sensor_id = $2
+           AND time >= timestamptz 'epoch' + $3::bigint * interval '1 microsecond'
+           AND time < timestamptz 'epoch' + $4::bigint * interval '1 microsecond'
+         ORDER BY time
+         LIMIT $5) AS page;
+
+-- readings_set_values --
+-- Set the calibrated value of a series' readings at the given times, all within [$5, $6] (NaN: NULL), where it differs.
+UPDATE readings AS r
+   SET value = nullif(u.value, 'NaN')
+  FROM unnest($3::bigint[], $4::float8[]) AS u(time_us, value)
+ WHERE r.device_id = $1 AND r.sensor_id = $2
+   AND r.time = timestamptz 'epoch' + u.time_us * interval '1 microsecond'
+   AND r.time >= timestamptz 'epoch' + $5::bigint * interval '1 microsecond'
+   AND r.time <= timestamptz 'epoch' + $6::bigint * interval '1 microsecond'
+   AND r.value IS DISTINCT FROM nullif(u.value, 'NaN');
+
+-- readings_refresh_latest_values --
+-- Re-read a series' latest and previous calibrated values from readings where their times fall in [start, end).
+WITH bounds AS (
+    SELECT timestamptz 'epoch' + $3::bigint * interval '1 microsecond' AS start,
+           timestamptz 'epoch' + $4::bigint * interval '1 microsecond' AS stop
+)
+UPDATE latest_readings AS l
+   SET value = CASE WHEN l.time >= b.start AND l.time < b.stop
+                         AND EXISTS (SELECT FROM readings r WHERE r.device_id = l.device_id
+                                        AND r.sensor_id = l.sensor_id AND r.time = l.time)
+                    THEN (SELECT r.value FROM readings r WHERE r.device_id = l.device_id
+                             AND r.sensor_id = l.sensor_id AND r.time = l.time)
+                    ELSE l.value END,
+       prev_value = CASE WHEN l.prev_time >= b.start AND l.prev_time < b.stop
+                              AND EXISTS (SELECT FROM readings r WHERE r.device_id = l.device_id
+                                             AND r.sensor_id = l.sensor_id AND r.time = l.prev_time)
+                         THEN (SELECT r.value FROM readings r WHERE r.device_id = l.device_id
+                                  AND r.sensor_id = l.sensor_id AND r.time = l.prev_time)
+                         ELSE l.prev_value END
+  FROM bounds AS b
+ WHERE l.device_id = $1 AND l.sensor_id = $2
+   AND (l.time >= b.start AND l.time < b.stop OR l.prev_time >= b.start AND l.prev_time < b.stop);

@@ -1,0 +1,514 @@
+"""The OpenAPI 3.1 document of Sensorium's one base URL: the query service and the ingest gateway.
+
+Built here as data and encoded once; query/openapi_schemas.py holds the bodies.
+tests/integration/query/test_openapi.py calls every operation on a seeded database and validates
+each real status, header and body against it, so a change to an endpoint that is not made here
+too fails the suite.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from query import filters, pagination
+from query.openapi_schemas import SCHEMAS, STR, Schema, ref
+
+
+def _json(schema: Schema) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _error(description: str) -> Schema:
+    return {"description": description, "content": _json(ref("Error"))}
+
+
+RESPONSES: dict[str, Schema] = {
+    "BadRequest": _error("A parameter or the body is malformed; `fields` names it."),
+    "Unauthorized": _error("The token presented is not live (or one is required)."),
+    "Forbidden": _error("The token is live but may not do this."),
+    "NotFound": _error("No such record, or one the caller may not see."),
+    "NotAcceptable": _error("Accept asks for an API version other than 0."),
+    "PayloadTooLarge": _error("The body, or the body once decompressed, is too large."),
+    "UnsupportedMediaType": _error("The body's Content-Encoding is not identity or gzip."),
+    "Unavailable": {
+        "description": "The database or staging is unavailable or full; retry after Retry-After.",
+        "headers": {"Retry-After": {"schema": {"type": "string"}, "required": True}},
+        "content": _json(ref("Error")),
+    },
+}
+
+PARAMETERS: dict[str, Schema] = {
+    "pretty": {
+        "name": "pretty",
+        "in": "query",
+        "description": "`true` indents the JSON answer.",
+        "schema": {"enum": ["true", "false", "1", "0"]},
+    },
+    "callback": {
+        "name": "callback",
+        "in": "query",
+        "description": "JSON-P: wraps the answer in `/**/callback(...);`. Anonymous GETs only.",
+        "schema": {"type": "string", "pattern": r"^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$"},
+    },
+    "page": {
+        "name": "page",
+        "in": "query",
+        "description": "The page, from 1.",
+        "schema": {"type": "integer", "minimum": 1, "maximum": pagination.MAX_PAGE, "default": 1},
+    },
+    "per_page": {
+        "name": "per_page",
+        "in": "query",
+        "description": "Items per page.",
+        "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": pagination.MAX_PER_PAGE,
+            "default": pagination.DEFAULT_PER_PAGE,
+        },
+    },
+    "q": {
+        "name": "q",
+        "in": "query",
+        "style": "deepObject",
+        "explode": True,
+        "description": (
+            "Ransack-style filters `q[<field>_<predicate>]=value`, predicates `eq not_eq lt "
+            "lteq gt gteq cont start end in null` (`in`: comma-separated or `q[f_in][]=` "
+            "repeated; `null`: true or false), on the fields listed per endpoint; "
+            f"`q[sort]=<field> asc|desc`. At most {filters.MAX_CONDITIONS} conditions; an "
+            "unknown field or predicate is a 400 naming it."
+        ),
+        "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+    "id": {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
+    "near": {
+        "name": "near",
+        "in": "query",
+        "description": "`<latitude>,<longitude>`: nearest first; devices without a location "
+        "are left out.",
+        "schema": {"type": "string"},
+    },
+    "within": {
+        "name": "within",
+        "in": "query",
+        "description": "With `near`: only devices within this many km.",
+        "schema": {"type": "number", "exclusiveMinimum": 0},
+    },
+    "with_tags": {
+        "name": "with_tags",
+        "in": "query",
+        "description": "`a|b`: devices with any of these user or system tags (`indoor`, "
+        "`outdoor`, `online`, `offline`, `new`).",
+        "schema": {"type": "string"},
+    },
+    "search_text": {
+        "name": "q",
+        "in": "query",
+        "required": True,
+        "description": "The text to look for (at most 100 characters).",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+    },
+}
+
+
+def _params(*names: str) -> list[Schema]:
+    return [{"$ref": f"#/components/parameters/{name}"} for name in names]
+
+
+def _errors(*names: str) -> dict[str, Schema]:
+    status = {
+        "BadRequest": "400",
+        "Unauthorized": "401",
+        "Forbidden": "403",
+        "NotFound": "404",
+        "NotAcceptable": "406",
+        "PayloadTooLarge": "413",
+        "UnsupportedMediaType": "415",
+        "Unavailable": "503",
+    }
+    return {status[name]: {"$ref": f"#/components/responses/{name}"} for name in names}
+
+
+def _read(
+    operation_id: str,
+    summary: str,
+    schema: Schema,
+    *,
+    params: tuple[str, ...] = (),
+    errors: tuple[str, ...] = ("BadRequest", "NotAcceptable", "Unavailable"),
+    headers: dict[str, Schema] | None = None,
+    extra: dict[str, Schema] | None = None,
+    tag: str,
+    description: str = "",
+) -> Schema:
+    """A query-service GET: JSON (or JSON-P), `pretty` and `callback`, the version check."""
+    ok: Schema = {
+        "description": "OK",
+        "content": {
+            **_json(schema),
+            "application/javascript": {"schema": {"type": "string"}},
+        },
+    }
+    if headers:
+        ok["headers"] = headers
+    operation: Schema = {
+        "operationId": operation_id,
+        "summary": summary,
+        "tags": [tag],
+        "parameters": [*_params(*params), *_params("pretty", "callback")],
+        "responses": {"200": ok, **(extra or {}), **_errors(*errors)},
+    }
+    if description:
+        operation["description"] = description
+    return operation
+
+
+def _query(name: str, description: str, **schema: Any) -> Schema:
+    return {
+        "name": name,
+        "in": "query",
+        "description": description,
+        "schema": {"type": "string", **schema} if "enum" not in schema else schema,
+    }
+
+
+_ROLLUP = r"^[0-9]+(y|M|w|d|h|m|s|ms)$"
+_FUNCTIONS = ("avg", "max", "min", "sum", "count", "dev", "first", "last")
+_BOOLS = ["true", "false"]
+_FORMATS = ["json", "csv", "ndjson"]
+
+
+def _fields(names: str) -> str:
+    return f"Filterable and sortable fields: `{'`, `'.join(names.split())}`."
+
+
+_PAGE_HEADERS: dict[str, Schema] = {
+    "Total": {"schema": {"type": "string", "pattern": "^[0-9]+$"}, "required": True},
+    "Per-Page": {"schema": {"type": "string", "pattern": "^[0-9]+$"}, "required": True},
+    "Link": {
+        "description": "RFC 8288 links: first, prev, next, last, where there are such pages.",
+        "schema": {"type": "string"},
+    },
+}
+_LIST = ("page", "per_page", "q")
+_CACHE_HEADERS: dict[str, Schema] = {
+    "ETag": {
+        "description": "Not with `pretty` or `callback`, whose answers are not the snapshot's.",
+        "schema": {"type": "string"},
+    },
+    "Last-Modified": {"schema": {"type": "string"}, "required": True},
+}
+_NOT_MODIFIED = {"304": {"description": "Not modified since the ETag sent in If-None-Match."}}
+
+
+def _list_of(name: str) -> Schema:
+    return {"type": "array", "items": ref(name)}
+
+
+def _legacy_add(method: str) -> Schema:
+    return {
+        "operationId": f"legacyAdd{method.capitalize()}",
+        "summary": "SCK 1.x readings in headers, answered with the clock",
+        "tags": ["Ingest"],
+        "description": (
+            "The device is found by `X-SmartCitizenMacADDR`; `X-SmartCitizenData` is a JSON "
+            "array of objects of `<key>: value` with a `timestamp`. As on SmartCitizen, a "
+            "malformed post or an unknown MAC is logged and answered with the clock all the "
+            "same; a post that could not be staged is a 503. Also at `/add`."
+        ),
+        "parameters": [
+            {"name": "X-SmartCitizenMacADDR", "in": "header", "schema": STR},
+            {"name": "X-SmartCitizenVersion", "in": "header", "schema": STR},
+            {"name": "X-SmartCitizenData", "in": "header", "schema": STR},
+        ],
+        "responses": {
+            "200": {"description": "The clock", "content": _json(ref("Clock"))},
+            **_errors("Unavailable"),
+        },
+    }
+
+
+PATHS: dict[str, Schema] = {
+    "/": {
+        "get": _read(
+            "getIndex",
+            "The endpoint categories (also at /v0 and /v0/)",
+            ref("Index"),
+            errors=("BadRequest", "NotAcceptable"),
+            tag="Index",
+        )
+    },
+    "/openapi.json": {
+        "get": _read(
+            "getOpenApi",
+            "This document",
+            {"type": "object", "required": ["openapi", "paths"]},
+            errors=("BadRequest", "NotAcceptable"),
+            tag="Index",
+        )
+    },
+    "/v0/devices": {
+        "get": _read(
+            "listDevices",
+            "Device documents, paginated",
+            _list_of("Device"),
+            params=(*_LIST, "near", "within", "with_tags"),
+            errors=("BadRequest", "Unauthorized", "NotAcceptable", "Unavailable"),
+            headers=_PAGE_HEADERS,
+            tag="Devices",
+            description=(
+                "Private devices are listed only for their owner and admins, test devices "
+                "never. "
+                + _fields(
+                    "id uuid name description owner_id owner_username kit_id exposure city "
+                    "country_code latitude longitude created_at updated_at last_reading_at"
+                )
+            ),
+        )
+    },
+    "/v0/devices/{id}": {
+        "get": _read(
+            "getDevice",
+            "One device with its sensors and latest readings",
+            ref("Device"),
+            params=("id",),
+            errors=("BadRequest", "Unauthorized", "NotFound", "NotAcceptable", "Unavailable"),
+            tag="Devices",
+        )
+    },
+    "/v0/devices/{id}/readings": {
+        "get": {
+            "operationId": "getDeviceReadings",
+            "summary": "Readings history, rolled up",
+            "tags": ["Readings"],
+            "description": (
+                "Newest first, timestamps at bucket starts. A sensor the device does not have "
+                "gives empty `readings` and `sample_size: 0`. Several sensors "
+                "(`sensor_id=12,13`) give one series each."
+            ),
+            "parameters": [
+                *_params("id"),
+                _query("sensor_id", "A sensor id, or several separated by commas."),
+                _query("sensor_key", "The key the device posts the sensor by, or several."),
+                _query("rollup", "`<n><unit>`; required for JSON.", pattern=_ROLLUP),
+                _query("function", "Default avg.", enum=list(_FUNCTIONS)),
+                _query("from", "ISO 8601 date or datetime, or epoch seconds."),
+                _query("to", "ISO 8601 date or datetime, or epoch seconds; default now."),
+                _query("relative", "`from` as a span before `to`; default 6 weeks."),
+                _query("all_intervals", "`[t, null]` for every empty bucket.", enum=_BOOLS),
+                _query("limit", "At most this many buckets, the newest.", pattern="^[0-9]+$"),
+                _query("raw", "Uncalibrated values.", enum=_BOOLS),
+                _query("tz", "An IANA zone: day and longer buckets start at local midnight."),
+                _query("format", "csv and ndjson stream any range.", enum=_FORMATS),
+                *_params("pretty", "callback"),
+            ],
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "content": {
+                        **_json({"oneOf": [ref("ReadingSeries"), ref("ReadingSeriesList")]}),
+                        "application/javascript": {"schema": STR},
+                        "text/csv": {"schema": STR},
+                        "application/x-ndjson": {"schema": STR},
+                    },
+                },
+                **_errors("BadRequest", "Unauthorized", "NotFound", "NotAcceptable", "Unavailable"),
+            },
+        },
+        "post": {
+            "operationId": "postDeviceReadings",
+            "summary": "Post a batch of readings (ingest gateway)",
+            "tags": ["Ingest"],
+            "description": (
+                "Answered once the batch is durably staged. Bad readings are rejected one by "
+                "one with a reason; the body may be gzip (`Content-Encoding: gzip`)."
+            ),
+            "security": [{"bearer": []}],
+            "parameters": _params("id"),
+            "requestBody": {"required": True, "content": _json(ref("ReadingsBody"))},
+            "responses": {
+                "200": {"description": "Staged", "content": _json(ref("ReadingsAccepted"))},
+                **_errors(
+                    "BadRequest",
+                    "Unauthorized",
+                    "Forbidden",
+                    "NotFound",
+                    "PayloadTooLarge",
+                    "UnsupportedMediaType",
+                ),
+                "422": {
+                    "description": "No reading of the batch is valid.",
+                    "content": _json(ref("NoValidReadings")),
+                },
+                **_errors("Unavailable"),
+            },
+        },
+    },
+    "/v0/devices/world_map": {
+        "get": _read(
+            "getWorldMap",
+            "Every public device with a location that has posted, with latest readings",
+            _list_of("WorldMapDevice"),
+            errors=("BadRequest", "NotAcceptable", "Unavailable"),
+            headers=_CACHE_HEADERS,
+            extra=_NOT_MODIFIED,
+            tag="Devices",
+        )
+    },
+    "/v0/devices/fresh_world_map": {
+        "get": _read(
+            "getFreshWorldMap",
+            "The world map with the signed-in user's private devices",
+            _list_of("WorldMapDevice"),
+            errors=("BadRequest", "Unauthorized", "NotAcceptable", "Unavailable"),
+            tag="Devices",
+            description="Read at the time of the request, never cached; needs a user's token.",
+        )
+    },
+    "/v0/sensors": {
+        "get": _read(
+            "listSensors",
+            "The sensor catalogue",
+            _list_of("Sensor"),
+            params=_LIST,
+            headers=_PAGE_HEADERS,
+            tag="Catalogue",
+            description=_fields(
+                "id uuid name description parent_id unit default_key measurement_id "
+                "created_at updated_at"
+            ),
+        )
+    },
+    "/v0/sensors/{id}": {
+        "get": _read(
+            "getSensor",
+            "One sensor",
+            ref("Sensor"),
+            params=("id",),
+            errors=("BadRequest", "NotFound", "NotAcceptable", "Unavailable"),
+            tag="Catalogue",
+        )
+    },
+    "/v0/kits": {
+        "get": _read(
+            "listKits",
+            "The kits with their sensors",
+            _list_of("Kit"),
+            params=_LIST,
+            headers=_PAGE_HEADERS,
+            tag="Catalogue",
+            description=_fields("id uuid name description slug version created_at updated_at"),
+        )
+    },
+    "/v0/kits/{id}": {
+        "get": _read(
+            "getKit",
+            "One kit with its sensors",
+            ref("Kit"),
+            params=("id",),
+            errors=("BadRequest", "NotFound", "NotAcceptable", "Unavailable"),
+            tag="Catalogue",
+        )
+    },
+    "/v0/measurements": {
+        "get": _read(
+            "listMeasurements",
+            "The measurements",
+            _list_of("Measurement"),
+            params=_LIST,
+            headers=_PAGE_HEADERS,
+            tag="Catalogue",
+            description=_fields("id uuid name description unit definition created_at updated_at"),
+        )
+    },
+    "/v0/measurements/{id}": {
+        "get": _read(
+            "getMeasurement",
+            "One measurement",
+            ref("Measurement"),
+            params=("id",),
+            errors=("BadRequest", "NotFound", "NotAcceptable", "Unavailable"),
+            tag="Catalogue",
+        )
+    },
+    "/v0/search": {
+        "get": _read(
+            "search",
+            "Users and public devices by name, description or city",
+            _list_of("SearchResult"),
+            params=("search_text", "page", "per_page"),
+            headers=_PAGE_HEADERS,
+            tag="Index",
+        )
+    },
+    "/v0/add": {method.lower(): _legacy_add(method) for method in ("GET", "POST", "PUT")},
+    "/v0/datetime": {
+        "get": {
+            "operationId": "getClock",
+            "summary": "The server's clock for SCK 1.x firmware (also at /datetime)",
+            "tags": ["Ingest"],
+            "responses": {"200": {"description": "The clock", "content": _json(ref("Clock"))}},
+        }
+    },
+    "/health": {
+        "get": {
+            "operationId": "getHealth",
+            "summary": "Liveness: the process answers",
+            "tags": ["Operations"],
+            "responses": {"200": {"description": "Alive", "content": _json(ref("Health"))}},
+        }
+    },
+    "/ready": {
+        "get": {
+            "operationId": "getReady",
+            "summary": "Readiness: the database answers (the gateway adds its staging backlog)",
+            "tags": ["Operations"],
+            "responses": {
+                "200": {"description": "Ready", "content": _json(ref("Ready"))},
+                **_errors("Unavailable"),
+            },
+        }
+    },
+}
+
+DOCUMENT: Schema = {
+    "openapi": "3.1.0",
+    "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+    "info": {
+        "title": "Sensorium API",
+        "version": "0",
+        "description": (
+            "SmartCitizen-compatible sensor readings. Every `/v0/...` path is also served "
+            "without the prefix, and `Accept: application/vnd.smartcitizen; version=0` selects "
+            "the same version. Every response carries `X-Request-ID`; every error has the "
+            "Error shape. Tokens travel as `Authorization: Bearer <token>` (or `token <t>`, "
+            "`Token token=<t>`), or `?access_token=` on GETs. The ingest gateway (readings "
+            "posts, /v0/add, /v0/datetime) sits behind the same base URL."
+        ),
+        "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+    },
+    "servers": [{"url": "/"}],
+    "security": [{}, {"bearer": []}, {"access_token": []}],
+    "tags": [
+        {"name": "Index"},
+        {"name": "Devices"},
+        {"name": "Readings"},
+        {"name": "Catalogue"},
+        {"name": "Ingest"},
+        {"name": "Operations"},
+    ],
+    "paths": PATHS,
+    "components": {
+        "schemas": SCHEMAS,
+        "responses": RESPONSES,
+        "parameters": PARAMETERS,
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "access_token": {"type": "apiKey", "in": "query", "name": "access_token"},
+        },
+    },
+}
+DOCUMENT_BYTES = orjson.dumps(DOCUMENT)

@@ -1,0 +1,157 @@
+"""Reading history: a device's sensors by id or key, rolled-up buckets and stored readings.
+
+Buckets come from one query per series that folds partial aggregate states from raw readings,
+`readings_hourly` and `readings_daily` (storage/sql/history.sql); which time ranges each source
+serves is the caller's choice (query/rollup.py). Streams read through a server-side cursor in a
+read-only transaction, so any range is read in constant memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+from storage import errors
+from storage.pool import Connection
+from storage.queries import SQL
+
+
+class HistoryDevice(NamedTuple):
+    """What reading a device's history needs to know about it."""
+
+    id: int
+    owner_id: int | None
+    kit_id: int | None
+    is_private: bool
+
+
+class SeriesSensor(NamedTuple):
+    """A requested sensor as the device knows it; `sensor_id` is None for a key nothing has."""
+
+    sensor_id: int | None
+    key: str | None
+    component_id: int | None
+
+
+class BucketQuery(NamedTuple):
+    """One series' buckets over [start, end), and which source serves which part of the range.
+
+    Raw readings serve [start, hourly_start) and [hourly_end, end), `readings_hourly`
+    [hourly_start, daily_start) and [daily_end, hourly_end), `readings_daily`
+    [daily_start, daily_end); start <= hourly_start <= daily_start <= daily_end <= hourly_end
+    <= end. Buckets are either `width_us` microseconds long, stepping from 2000-01-03T00:00Z
+    (TimescaleDB's `time_bucket` origin), or, when `starts` is given, start at each of `starts`
+    (sorted, the first at or before `start`, the last before `end`). `fill` adds a row for every
+    empty bucket; `limit` None means all.
+    """
+
+    device_id: int
+    sensor_id: int
+    raw: bool
+    width_us: int | None
+    starts: list[datetime] | None
+    start: datetime
+    end: datetime
+    hourly_start: datetime
+    daily_start: datetime
+    daily_end: datetime
+    hourly_end: datetime
+    fill: bool
+    limit: int | None
+
+
+class Bucket(NamedTuple):
+    """One bucket's aggregate state over `n` values; `n` is None for an empty bucket (a gap)."""
+
+    start: datetime
+    n: int | None
+    sum: float | None
+    sum_sq: float | None
+    min: float | None
+    max: float | None
+    first: float | None
+    last: float | None
+
+
+class StoredReading(NamedTuple):
+    """One stored reading."""
+
+    time: datetime
+    value: float | None
+    raw_value: float | None
+
+
+async def device(conn: Connection, device_id: int) -> HistoryDevice | None:
+    """The device `device_id`, or None if absent or deleted; raises StorageError."""
+    with errors.translated():
+        row = await conn.fetchrow(SQL["history_device"], device_id)
+    return None if row is None else HistoryDevice(*row)
+
+
+async def sensors_by_id(
+    conn: Connection, device: HistoryDevice, sensor_ids: Sequence[int]
+) -> list[SeriesSensor]:
+    """Each of `sensor_ids` (in order) with its key on the device and its component, if any."""
+    with errors.translated():
+        rows = await conn.fetch(
+            SQL["history_sensors_by_id"], device.id, device.kit_id, list(sensor_ids)
+        )
+    return [SeriesSensor(*row) for row in rows]
+
+
+async def sensors_by_key(
+    conn: Connection, device: HistoryDevice, keys: Sequence[str]
+) -> list[SeriesSensor]:
+    """Each of `keys` (in order) resolved by the device's components, its kit, then the catalogue.
+
+    A key none of them has gives a SeriesSensor with `sensor_id` None.
+    """
+    with errors.translated():
+        rows = await conn.fetch(SQL["history_sensors_by_key"], device.id, device.kit_id, list(keys))
+    return [SeriesSensor(*row) for row in rows]
+
+
+async def buckets(conn: Connection, query: BucketQuery) -> list[Bucket]:
+    """The buckets of `query`, newest first; raises StorageError."""
+    with errors.translated():
+        rows = await conn.fetch(SQL["history_buckets"], *query)
+    return [Bucket(*row) for row in rows]
+
+
+async def stream_buckets(
+    conn: Connection, query: BucketQuery, *, batch_rows: int
+) -> AsyncGenerator[list[Bucket], None]:
+    """The buckets of `query`, newest first, `batch_rows` at a time; raises StorageError.
+
+    Opens its own read-only transaction: close the iterator (contextlib.aclosing) to end it.
+    """
+    with errors.translated():
+        async with conn.transaction(readonly=True):
+            cursor = await conn.cursor(SQL["history_buckets"], *query)
+            while rows := await cursor.fetch(batch_rows):
+                yield [Bucket(*row) for row in rows]
+
+
+async def stream_readings(
+    conn: Connection,
+    device_id: int,
+    sensor_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    limit: int | None,
+    batch_rows: int,
+) -> AsyncGenerator[list[StoredReading], None]:
+    """The stored readings of one series in [start, end), newest first, in batches.
+
+    Opens its own read-only transaction: close the iterator (contextlib.aclosing) to end it.
+    Raises StorageError.
+    """
+    with errors.translated():
+        async with conn.transaction(readonly=True):
+            cursor = await conn.cursor(
+                SQL["history_readings"], device_id, sensor_id, start, end, limit
+            )
+            while rows := await cursor.fetch(batch_rows):
+                yield [StoredReading(*row) for row in rows]

@@ -1,0 +1,49 @@
+-- worldmap_public_devices --
+-- Every device the public world map shows (public, not a test, located, has posted), with owner, kit and latest readings as arrays by sensor id.
+SELECT d.id, d.name, d.description, d.owner_id, d.kit_id,
+       d.latitude, d.longitude, d.elevation, d.exposure, d.city, d.country_code, d.user_tags,
+       d.precise_location, d.hardware_version,
+       d.last_reading_at, d.last_posted_at, d.created_at,
+       u.username AS owner_username,
+       k.slug AS kit_slug, k.name AS kit_name, k.version AS kit_version,
+       l.sensor_ids, l.raw_values, l.values
+  FROM devices d
+  LEFT JOIN users u ON u.id = d.owner_id
+  LEFT JOIN kits k ON k.id = d.kit_id
+  LEFT JOIN (
+       -- Read in primary-key order, so each device's arrays are in sensor order without a
+       -- sort per device (ORDER BY inside array_agg costs three times as much).
+       SELECT r.device_id, array_agg(r.sensor_id) AS sensor_ids,
+              array_agg(r.raw_value) AS raw_values, array_agg(r.value) AS values
+         FROM (SELECT * FROM latest_readings ORDER BY device_id, sensor_id) r
+        GROUP BY r.device_id
+       ) l ON l.device_id = d.id
+ WHERE d.deleted_at IS NULL AND NOT d.is_test AND NOT d.is_private
+   AND d.latitude IS NOT NULL AND d.longitude IS NOT NULL
+   AND d.last_reading_at IS NOT NULL
+ ORDER BY d.id;
+
+-- worldmap_own_devices --
+-- The devices of user $1 that a world map shows (public or private, not a test, located, has posted), in the shape of worldmap_public_devices.
+SELECT d.id, d.name, d.description, d.owner_id, d.kit_id,
+       d.latitude, d.longitude, d.elevation, d.exposure, d.city, d.country_code, d.user_tags,
+       d.precise_location, d.hardware_version,
+       d.last_reading_at, d.last_posted_at, d.created_at,
+       u.username AS owner_username,
+       k.slug AS kit_slug, k.name AS kit_name, k.version AS kit_version,
+       l.sensor_ids, l.raw_values, l.values
+  FROM devices d
+  LEFT JOIN users u ON u.id = d.owner_id
+  LEFT JOIN kits k ON k.id = d.kit_id
+  LEFT JOIN LATERAL (
+       SELECT array_agg(r.sensor_id ORDER BY r.sensor_id) AS sensor_ids,
+              array_agg(r.raw_value ORDER BY r.sensor_id) AS raw_values,
+              array_agg(r.value ORDER BY r.sensor_id) AS values
+         FROM latest_readings r
+        WHERE r.device_id = d.id
+       ) l ON true
+ WHERE d.owner_id = $1
+   AND d.deleted_at IS NULL AND NOT d.is_test
+   AND d.latitude IS NOT NULL AND d.longitude IS NOT NULL
+   AND d.last_reading_at IS NOT NULL
+ ORDER BY d.id;

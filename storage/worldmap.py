@@ -1,0 +1,97 @@
+"""What the world map reads: the devices it shows with their latest readings, and its channel.
+
+`sensorium_devices_changed` is notified (by the triggers of migration 0006) at the commit of
+anything that changes devices, their owners, kits or latest readings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from storage import errors
+from storage import pool as storage_pool
+from storage.config import DatabaseSettings
+from storage.queries import SQL
+
+CHANNEL = "sensorium_devices_changed"
+
+# A world-map row: the columns of `device_by_id` that the map needs (the owner's
+# username, the kit's slug, name and version), and `sensor_ids`, `raw_values`, `values`: its
+# latest readings as arrays ordered by sensor id (None when it has none).
+Row = dict[str, Any]
+
+
+async def public_devices(pool: storage_pool.Pool, *, chunk: int = 1000) -> list[Row]:
+    """Every device of the public map (public, not a test, located, has posted), by id.
+
+    Read on a connection of `pool`, `chunk` rows at a time from one read-only snapshot, so
+    decoding a large map does not hold the event loop for long at once. Raises
+    StorageUnavailable if the database is unreachable.
+    """
+    rows: list[Row] = []
+    with errors.translated():
+        async with pool.acquire() as conn, conn.transaction(readonly=True):
+            cursor = await conn.cursor(SQL["worldmap_public_devices"])
+            while batch := await cursor.fetch(chunk):
+                rows.extend(dict(row) for row in batch)
+    return rows
+
+
+async def own_devices(conn: storage_pool.Connection, owner_id: int) -> list[Row]:
+    """The devices of `owner_id`, private ones included, that a map shows, by id."""
+    with errors.translated():
+        rows = await conn.fetch(SQL["worldmap_own_devices"], owner_id)
+    return [dict(row) for row in rows]
+
+
+async def listen(
+    db: DatabaseSettings,
+    on_change: Callable[[], None],
+    on_lost: Callable[[], None],
+    *,
+    timeout_s: float,
+) -> storage_pool.Connection:
+    """A connection LISTENing on CHANNEL: `on_change` runs at each notification, `on_lost` if
+    the connection closes. Raises StorageUnavailable if the database cannot be reached within
+    `timeout_s`, StorageError if it refuses us."""
+    opening = asyncio.ensure_future(_listening(db, on_change, timeout_s))
+    try:
+        conn = await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        # Cancelling the driver half-way through its handshake leaves a future nobody reads;
+        # let the attempt end (it is bounded by timeout_s), then drop what it opened.
+        await asyncio.wait([opening])
+        if not opening.cancelled() and opening.exception() is None:
+            opening.result().terminate()
+        raise
+    conn.add_termination_listener(lambda *_: on_lost())
+    return conn
+
+
+async def _listening(
+    db: DatabaseSettings, on_change: Callable[[], None], timeout_s: float
+) -> storage_pool.Connection:
+    conn: storage_pool.Connection | None = None
+    try:
+        with errors.translated():
+            async with asyncio.timeout(timeout_s):
+                conn = await storage_pool.connect(db)
+                await conn.add_listener(CHANNEL, lambda *_: on_change())
+    except BaseException:
+        if conn is not None:
+            conn.terminate()
+        raise
+    return conn
+
+
+async def close_listener(conn: storage_pool.Connection, *, timeout_s: float) -> None:
+    """Close a connection from `listen`, terminating it if it does not close within `timeout_s`."""
+    if conn.is_closed():
+        return
+    try:
+        with errors.translated():
+            await asyncio.wait_for(conn.close(), timeout_s)
+    except errors.StorageError:
+        conn.terminate()

@@ -1,0 +1,352 @@
+"""GET /v0/devices/world_map and /v0/devices/fresh_world_map through the real query app on a
+real database: what is shown, freshness, validators, gzip, owners' private devices."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import itertools
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from core import tokens
+from query import worldmap
+from query.app import create_app
+from query.config import QuerySettings
+from storage import demo
+from storage import pool as storage_pool
+from tests.support import eventually
+
+# Notifications make a change visible in about a second; without them the map would wait for
+# its 30-second periodic rebuild, and these tests would fail.
+FRESH_WITHIN_S = 10
+_minutes = itertools.count(1)
+# Whether the map, asked through a client, shows what a test waits for.
+Check = Callable[[Any], Awaitable[bool]]
+
+
+@pytest.fixture
+async def fleet(db_pool):
+    async with db_pool.acquire() as conn:
+        return await demo.seed(conn)
+
+
+@pytest.fixture
+async def client(db_settings, fleet, aiohttp_client):
+    # aiohttp_client last: the app closes before the test's database is dropped, so it is not
+    # caught reconnecting.
+    return await aiohttp_client(create_app(QuerySettings(db=db_settings)))
+
+
+async def post(
+    db_pool: storage_pool.Pool,
+    device_id: int,
+    sensor_id: int = 55,
+    value: float = 21.5,
+    raw_value: float | None = None,
+) -> datetime:
+    """What the workers do when a reading arrives: move the latest reading forward, then touch
+    the device, in one transaction."""
+    at = (
+        datetime.now(UTC).replace(microsecond=0)
+        - timedelta(hours=1)
+        + timedelta(seconds=next(_minutes))
+    )
+    async with db_pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO latest_readings (device_id, sensor_id, time, raw_value, value)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id, sensor_id) DO UPDATE"
+            " SET time = excluded.time, raw_value = excluded.raw_value, value = excluded.value",
+            device_id,
+            sensor_id,
+            at,
+            value if raw_value is None else raw_value,
+            value,
+        )
+        await conn.execute(
+            "UPDATE devices SET last_reading_at = greatest(last_reading_at, $2),"
+            " last_posted_at = now() WHERE id = $1",
+            device_id,
+            at,
+        )
+    return at
+
+
+async def world_map(client: Any, path: str = "/v0/devices/world_map", **headers: str) -> Any:
+    response = await client.get(path, headers=headers)
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+def ids_shown(expected: set[int], path: str = "/v0/devices/world_map", **headers: str) -> Check:
+    """A check that the map shows exactly the devices `expected`."""
+
+    async def check(client: Any) -> bool:
+        return {entry["id"] for entry in await world_map(client, path, **headers)} == expected
+
+    return check
+
+
+async def until(client: Any, check: Check, what: str) -> bool:
+    return await eventually(lambda: check(client), within_s=FRESH_WITHIN_S, what=what)
+
+
+async def test_the_map_has_the_reference_fields(client, fleet, db_pool):
+    device = fleet.devices[0]
+    at = await post(db_pool, device.id, 55, 21.5, raw_value=21.25)
+    await until(client, ids_shown({device.id}), "the posted device on the map")
+    [entry] = await world_map(client)
+    assert set(entry) >= {
+        "id",
+        "name",
+        "description",
+        "owner_id",
+        "owner_username",
+        "latitude",
+        "longitude",
+        "city",
+        "country_code",
+        "kit_id",
+        "status",
+        "exposure",
+        "data",
+        "added_at",
+        "state",
+        "system_tags",
+        "user_tags",
+        "last_reading_at",
+        "location",
+        "hardware",
+    }
+    assert entry["name"] == device.name
+    assert entry["owner_username"] == demo.USERNAME
+    assert entry["kit_id"] == demo.SCK_2_1
+    assert entry["status"] == "online"
+    assert entry["state"] == "has_published"
+    assert entry["system_tags"] == ["new", "online", "outdoor"]
+    assert entry["data"]["55"] == 21.5
+    assert entry["data"]["55_raw"] == 21.25
+    assert entry["data"]["recorded_at"] == at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert entry["last_reading_at"] == entry["data"]["recorded_at"]
+    assert set(entry["location"]) == {
+        "exposure",
+        "elevation",
+        "latitude",
+        "longitude",
+        "geohash",
+        "city",
+        "country_code",
+        "country",
+    }
+    assert entry["location"]["city"] == "Barcelona"
+    assert entry["hardware"]["slug"] == "sck-2-1"
+
+
+async def test_the_map_matches_the_device_document(client, fleet, db_pool):
+    device = fleet.devices[0]
+    await post(db_pool, device.id)
+    await until(client, ids_shown({device.id}), "the posted device on the map")
+    [entry] = await world_map(client)
+    document = await (await client.get(f"/v0/devices/{device.id}")).json()
+    for field in ["name", "latitude", "longitude", "added_at", "last_reading_at", "user_tags"]:
+        assert entry[field] == document[field], field
+    assert entry["location"] == document["location"]
+    assert entry["hardware"] == document["hardware"]
+    assert entry["owner_id"] == document["owner"]["id"]
+
+
+async def test_public_coordinates_are_rounded(client, fleet, db_pool):
+    device = fleet.devices[1]  # Vondelpark, 52.358012, 4.868573
+    await post(db_pool, device.id)
+    await until(client, ids_shown({device.id}), "the posted device on the map")
+    [entry] = await world_map(client)
+    assert (entry["latitude"], entry["longitude"]) == (52.358, 4.869)
+    async with db_pool.acquire() as conn:
+        await conn.execute("UPDATE devices SET precise_location = true WHERE id = $1", device.id)
+
+    async def precise(client):
+        [entry] = await world_map(client)
+        return entry["latitude"] == 52.358012 and entry["location"]["longitude"] == 4.868573
+
+    await until(client, precise, "precise coordinates once the owner allows them")
+
+
+async def test_only_public_located_posted_live_devices_are_shown(client, fleet, db_pool):
+    shown, private, test, unlocated, deleted = [d.id for d in fleet.devices[:4]] + [None]
+    async with db_pool.acquire() as conn:
+        deleted = await conn.fetchval(
+            "INSERT INTO devices (owner_id, name, latitude, longitude)"
+            " SELECT owner_id, 'Gone', 41.4, 2.1 FROM devices WHERE id = $1 RETURNING id",
+            shown,
+        )
+    for device_id in [shown, private, test, unlocated, deleted]:
+        await post(db_pool, device_id)
+    everything = {shown, private, test, unlocated, deleted}
+    await until(client, ids_shown(everything), "every posted device on the map")
+    async with db_pool.acquire() as conn:
+        await conn.execute("UPDATE devices SET is_private = true WHERE id = $1", private)
+        await conn.execute("UPDATE devices SET is_test = true WHERE id = $1", test)
+        await conn.execute("UPDATE devices SET latitude = NULL WHERE id = $1", unlocated)
+        await conn.execute("UPDATE devices SET deleted_at = now() WHERE id = $1", deleted)
+    await until(client, ids_shown({shown}), "only the public, located, live device")
+
+
+async def test_devices_that_never_posted_are_not_shown(client, fleet, db_pool):
+    assert await world_map(client) == []
+    await post(db_pool, fleet.devices[2].id)
+    await until(client, ids_shown({fleet.devices[2].id}), "the device that posted")
+
+
+async def test_a_post_shows_on_the_map_within_seconds_with_a_new_etag(client, fleet, db_pool):
+    device = fleet.devices[0]
+    await post(db_pool, device.id, value=10.0)
+    await until(client, ids_shown({device.id}), "the posted device on the map")
+    before = await client.get("/v0/devices/world_map")
+    await post(db_pool, device.id, value=11.0)
+
+    async def updated(client):
+        [entry] = await world_map(client)
+        return entry["data"]["55"] == 11.0
+
+    await until(client, updated, "the new reading on the map")
+    after = await client.get("/v0/devices/world_map")
+    assert after.headers["ETag"] != before.headers["ETag"]
+    stale = await client.get(
+        "/v0/devices/world_map", headers={"If-None-Match": before.headers["ETag"]}
+    )
+    assert stale.status == 200
+
+
+async def test_a_matching_etag_gets_a_304_without_body(client, fleet, db_pool):
+    await post(db_pool, fleet.devices[0].id)
+    await until(client, ids_shown({fleet.devices[0].id}), "the posted device on the map")
+    first = await client.get("/v0/devices/world_map")
+    etag = first.headers["ETag"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+    assert first.headers["Last-Modified"].endswith(" GMT")
+    for header in [etag, f"W/{etag}", f'"nope", {etag}', "*"]:
+        again = await client.get("/v0/devices/world_map", headers={"If-None-Match": header})
+        assert again.status == 304, header
+        assert await again.read() == b""
+        assert again.headers["ETag"] == etag
+    since = await client.get(
+        "/v0/devices/world_map", headers={"If-Modified-Since": first.headers["Last-Modified"]}
+    )
+    assert since.status == 304
+    other = await client.get("/v0/devices/world_map", headers={"If-None-Match": '"nope"'})
+    assert other.status == 200
+
+
+async def test_gzip_decodes_to_the_same_json(client, fleet, db_pool, aiohttp_client):
+    await post(db_pool, fleet.devices[0].id)
+    await post(db_pool, fleet.devices[1].id)
+    await until(client, ids_shown({d.id for d in fleet.devices[:2]}), "both devices on the map")
+    plain = await client.get("/v0/devices/world_map", headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+    raw_client = await aiohttp_client(client.server, auto_decompress=False)
+    zipped = await raw_client.get("/v0/devices/world_map", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in zipped.headers["Vary"]
+    assert zipped.headers["ETag"] != plain.headers["ETag"]
+    assert gzip.decompress(await zipped.read()) == await plain.read()
+    assert orjson.loads(await plain.read()) == await world_map(client)
+    not_modified = await raw_client.get(
+        "/v0/devices/world_map",
+        headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]},
+    )
+    assert not_modified.status == 304
+
+
+async def test_unversioned_path_serves_the_map(client, fleet, db_pool):
+    await post(db_pool, fleet.devices[0].id)
+    await until(client, ids_shown({fleet.devices[0].id}), "the posted device on the map")
+    assert await world_map(client, "/devices/world_map") == await world_map(client)
+
+
+# fresh_world_map ------------------------------------------------------------------------------
+
+
+async def add_user(db_pool: storage_pool.Pool, name: str) -> tuple[int, str]:
+    """Another user with an access token; returns (user id, token)."""
+    token = tokens.new_token()
+    async with db_pool.acquire() as conn:
+        user_id = await conn.fetchval("INSERT INTO users (username) VALUES ($1) RETURNING id", name)
+        await conn.execute(
+            "INSERT INTO api_tokens (user_id, token_hash, kind) VALUES ($1, $2, 'access')",
+            user_id,
+            tokens.hash_token(token),
+        )
+    return user_id, token
+
+
+async def test_fresh_world_map_needs_a_signed_in_user(client, fleet):
+    response = await client.get("/v0/devices/fresh_world_map")
+    assert response.status == 401
+    assert (await response.json())["type"] == "authentication_error"
+    bad = await client.get(
+        "/v0/devices/fresh_world_map", headers={"Authorization": "Bearer not-a-token"}
+    )
+    assert bad.status == 401
+
+
+async def test_fresh_world_map_adds_the_users_own_private_devices(client, fleet, db_pool):
+    public, private = fleet.devices[0].id, fleet.devices[1].id
+    async with db_pool.acquire() as conn:
+        await conn.execute("UPDATE devices SET is_private = true WHERE id = $1", private)
+    await post(db_pool, public)
+    await post(db_pool, private)
+    _, stranger = await add_user(db_pool, "stranger")
+    path = "/v0/devices/fresh_world_map"
+
+    await until(client, ids_shown({public}), "the public device on the public map")
+    mine = {"Authorization": f"Bearer {fleet.access_token}"}
+    theirs = {"Authorization": f"Bearer {stranger}"}
+    await until(client, ids_shown({public, private}, path, **mine), "both on the owner's map")
+    await until(client, ids_shown({public}, path, **theirs), "only the public one for others")
+
+    owners = {entry["id"]: entry for entry in await world_map(client, path, **mine)}
+    assert owners[private]["latitude"] == 52.358012  # precise for the owner
+    assert owners[public]["latitude"] == 41.403629
+    [others] = await world_map(client, path, **theirs)
+    assert others["latitude"] == 41.404
+    response = await client.get(path, headers=mine)
+    assert "no-store" in response.headers["Cache-Control"]
+    assert "ETag" not in response.headers
+
+
+async def test_fresh_world_map_reads_the_owners_devices_now(client, fleet, db_pool):
+    private = fleet.devices[2].id
+    async with db_pool.acquire() as conn:
+        await conn.execute("UPDATE devices SET is_private = true WHERE id = $1", private)
+    await post(db_pool, private, value=1.0)
+    mine = {"Authorization": f"Bearer {fleet.access_token}"}
+    # No waiting here: the user's own devices are read per request, not from the snapshot.
+    [entry] = await world_map(client, "/v0/devices/fresh_world_map", **mine)
+    assert entry["data"]["55"] == 1.0
+    await post(db_pool, private, value=2.0)
+    [entry] = await world_map(client, "/v0/devices/fresh_world_map", **mine)
+    assert entry["data"]["55"] == 2.0
+
+
+async def test_fresh_world_map_gzips_for_clients_that_accept_it(
+    client, fleet, db_pool, aiohttp_client
+):
+    await post(db_pool, fleet.devices[0].id)
+    raw_client = await aiohttp_client(client.server, auto_decompress=False)
+    response = await raw_client.get(
+        "/v0/devices/fresh_world_map",
+        headers={"Authorization": f"Bearer {fleet.access_token}", "Accept-Encoding": "gzip"},
+    )
+    assert response.headers["Content-Encoding"] == "gzip"
+    [entry] = orjson.loads(gzip.decompress(await response.read()))
+    assert entry["id"] == fleet.devices[0].id
+
+
+async def test_the_refresher_is_a_named_background_task(client):
+    names = {task.get_name() for task in asyncio.all_tasks()}
+    assert "snapshot-refresher" in names
+    assert client.app[worldmap.refresher_key].current is not None

@@ -1,0 +1,185 @@
+"""World-map entries and snapshot building, from rows (no database)."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from query import documents, geo, worldmap
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+WINDOW = timedelta(minutes=10)
+REFERENCE_FIELDS = {
+    "id",
+    "name",
+    "description",
+    "owner_id",
+    "owner_username",
+    "latitude",
+    "longitude",
+    "city",
+    "country_code",
+    "kit_id",
+    "status",
+    "exposure",
+    "data",
+    "added_at",
+}
+CURRENT_API_FIELDS = {
+    "state",
+    "system_tags",
+    "user_tags",
+    "last_reading_at",
+    "location",
+    "hardware",
+}
+
+
+def row(**overrides: Any) -> dict[str, Any]:
+    """A row as storage.worldmap.public_devices returns it."""
+    base = {
+        "id": 7,
+        "name": "Plaça del Sol",
+        "description": "SCK 2.1 on a balcony",
+        "owner_id": 3,
+        "kit_id": 26,
+        "latitude": 41.403629,
+        "longitude": 2.156487,
+        "elevation": 12.0,
+        "exposure": "outdoor",
+        "city": "Barcelona",
+        "country_code": "ES",
+        "user_tags": ["balcony"],
+        "precise_location": False,
+        "hardware_version": None,
+        "last_reading_at": NOW - timedelta(minutes=2),
+        "last_posted_at": NOW - timedelta(minutes=1, microseconds=5),
+        "created_at": NOW - timedelta(days=30),
+        "owner_username": "demo",
+        "kit_slug": "sck-2-1",
+        "kit_name": "SCK 2.1",
+        "kit_version": "2.1",
+        "sensor_ids": [55, 56],
+        "raw_values": [21.4, 40.0],
+        "values": [21.5, None],
+    }
+    return base | overrides
+
+
+def encoded_entry(device: dict[str, Any], *, precise: bool = False) -> Any:
+    return orjson.loads(
+        worldmap.encoded_entries([device], now=NOW, online_window=WINDOW, precise=precise)[0][1]
+    )
+
+
+def test_an_entry_has_the_v0_reference_fields_and_the_current_apis():
+    entry = encoded_entry(row())
+    assert set(entry) == REFERENCE_FIELDS | CURRENT_API_FIELDS
+    assert entry["id"] == 7
+    assert entry["owner_username"] == "demo"
+    assert entry["status"] == "online"
+    assert entry["state"] == "has_published"
+    assert entry["system_tags"] == ["online", "outdoor"]
+    assert entry["user_tags"] == ["balcony"]
+    assert entry["added_at"] == "2024-04-01T12:00:00Z"
+    assert entry["last_reading_at"] == "2024-05-01T11:58:00Z"
+    assert entry["hardware"] == {
+        "name": "SCK 2.1",
+        "type": "SCK",
+        "version": "2.1",
+        "slug": "sck-2-1",
+        "last_status_message": None,
+    }
+
+
+def test_timestamps_are_written_as_the_device_document_writes_them():
+    device = row()
+    entry = encoded_entry(device)
+    assert entry["data"]["added_at"] == documents.timestamp(device["last_posted_at"])
+    assert entry["data"]["recorded_at"] == documents.timestamp(device["last_reading_at"])
+
+
+def test_data_holds_the_latest_readings_by_sensor_id():
+    assert encoded_entry(row())["data"] == {
+        "recorded_at": "2024-05-01T11:58:00Z",
+        "added_at": "2024-05-01T11:58:59Z",
+        "calibrated_at": "2024-05-01T11:58:59Z",
+        "55": 21.5,
+        "55_raw": 21.4,
+        "56": None,
+        "56_raw": 40.0,
+    }
+
+
+def test_a_device_without_latest_readings_has_only_the_times_in_data():
+    entry = encoded_entry(row(sensor_ids=None, raw_values=None, values=None))
+    assert set(entry["data"]) == {"recorded_at", "added_at", "calibrated_at"}
+
+
+def test_public_coordinates_are_rounded_unless_precise():
+    rounded = encoded_entry(row())
+    assert (rounded["latitude"], rounded["longitude"]) == (41.404, 2.156)
+    assert rounded["location"]["latitude"] == 41.404
+    assert rounded["location"]["geohash"] == geo.geohash(41.404, 2.156)
+    assert rounded["location"]["elevation"] == 12.0
+    allowed = encoded_entry(row(precise_location=True))
+    assert (allowed["latitude"], allowed["longitude"]) == (41.403629, 2.156487)
+    owner = encoded_entry(row(), precise=True)
+    assert owner["location"]["longitude"] == 2.156487
+
+
+def test_status_and_tags_age():
+    old = row(last_posted_at=NOW - timedelta(hours=2), last_reading_at=NOW - timedelta(hours=2))
+    assert encoded_entry(old)["status"] == "offline"
+    assert encoded_entry(old)["system_tags"] == ["offline", "outdoor"]
+    young = row(created_at=NOW - timedelta(days=1), exposure=None)
+    assert encoded_entry(young)["system_tags"] == ["new", "online"]
+
+
+def test_a_build_is_the_json_array_of_the_entries_in_order():
+    builder = worldmap.MapBuilder(WINDOW)
+    devices = [row(id=1), row(id=2, name="Second")]
+    built = builder.build(devices, None, now=NOW)
+    body = orjson.loads(built.plain)
+    assert [entry["id"] for entry in body] == [1, 2]
+    assert body[1]["name"] == "Second"
+    assert orjson.loads(gzip.decompress(built.gzipped)) == body
+    assert built.count == 2
+
+
+def test_an_unchanged_rebuild_keeps_the_snapshot_and_its_validators():
+    builder = worldmap.MapBuilder(WINDOW)
+    first = builder.build([row(id=1), row(id=2)], None, now=NOW)
+    again = builder.build([row(id=1), row(id=2)], first, now=NOW + timedelta(seconds=5))
+    assert again is first
+
+
+def test_a_changed_reading_or_an_aged_status_gives_a_new_snapshot():
+    builder = worldmap.MapBuilder(WINDOW)
+    first = builder.build([row(id=1), row(id=2)], None, now=NOW)
+    posted = builder.build([row(id=1), row(id=2, values=[22.0, None])], first, now=NOW)
+    assert posted.etag != first.etag
+    assert orjson.loads(posted.plain)[1]["data"]["55"] == 22.0
+    aged = builder.build([row(id=1), row(id=2, values=[22.0, None])], posted, now=NOW + WINDOW)
+    assert aged.etag != posted.etag
+    assert {entry["status"] for entry in orjson.loads(aged.plain)} == {"offline"}
+
+
+def test_removed_and_added_devices_change_the_snapshot():
+    builder = worldmap.MapBuilder(WINDOW)
+    first = builder.build([row(id=1), row(id=2)], None, now=NOW)
+    swapped = builder.build([row(id=1), row(id=3)], first, now=NOW)
+    assert [entry["id"] for entry in orjson.loads(swapped.plain)] == [1, 3]
+    emptied = builder.build([], swapped, now=NOW)
+    assert orjson.loads(emptied.plain) == []
+
+
+def test_entries_are_not_reused_for_a_snapshot_the_builder_did_not_make_last():
+    builder = worldmap.MapBuilder(WINDOW)
+    first = builder.build([row(id=1)], None, now=NOW)
+    builder.build([row(id=1, name="Renamed")], first, now=NOW)  # built, but never served
+    again = builder.build([row(id=1, name="Renamed")], first, now=NOW)
+    assert orjson.loads(again.plain)[0]["name"] == "Renamed"
