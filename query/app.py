@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from aiohttp import web
 
@@ -17,10 +17,16 @@ logger = logging.getLogger(__name__)
 V0 = "/v0"
 
 
-def create_app(settings: QuerySettings) -> web.Application:
-    """The query application: routes, conventions, and a pool and world-map snapshot at start."""
+def create_app(
+    settings: QuerySettings, *, on_fatal: Callable[[], None] | None = None
+) -> web.Application:
+    """The query application: routes, conventions, and a pool and world-map snapshot at start.
+
+    `on_fatal` runs if a background task dies (default: SIGTERM, a graceful stop).
+    """
     app = web.Application(middlewares=[core_web.error_middleware, conventions.middleware])
     app[state.settings] = settings
+    app[worldmap.fatal_key] = on_fatal or worldmap.terminate
     app.cleanup_ctx.append(_db_pool)
     app.cleanup_ctx.append(worldmap.snapshot_ctx)
     # Order matters: literal paths (`/v0/devices/world_map`) before `/v0/devices/{device_id}`.

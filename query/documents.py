@@ -117,7 +117,7 @@ def device_document(
             "enable_forwarding": False,
             "forwarding_destination": None,
         },
-        "hardware": _hardware(device),
+        "hardware": hardware(device),
         "postprocessing": None,
         "owner": _owner(device),
         "latitude": latitude,
@@ -168,7 +168,7 @@ def _kit(device: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def _hardware(device: Mapping[str, Any]) -> dict[str, Any]:
+def hardware(device: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "name": device["kit_name"],
         "type": "SCK" if device["kit_slug"] and device["kit_slug"].startswith("sck") else None,

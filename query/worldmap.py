@@ -91,7 +91,7 @@ def map_entry(
             "country": None,
         },
         # documents' hardware block, shared with the device document.
-        "hardware": documents._hardware(device),
+        "hardware": documents.hardware(device),
     }
 
 
@@ -331,9 +331,9 @@ def _check_refresher(app: web.Application, task: asyncio.Task[None]) -> None:
         exc_info=task.exception(),
         extra={"action": "task_died", "task": task.get_name()},
     )
-    app.get(fatal_key, _terminate)()
+    app[fatal_key]()
 
 
-def _terminate() -> None:
+def terminate() -> None:
     # run_app turns SIGTERM into a graceful shutdown.
     signal.raise_signal(signal.SIGTERM)

@@ -14,10 +14,6 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from query import worldmap
-from query.app import create_app
-from query.config import QuerySettings
-
 Row = tuple[datetime, int, int, float | None, float | None]  # time, device, sensor, raw, value
 
 ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)
@@ -46,13 +42,9 @@ SELECT time_bucket('{width}', time), device_id, sensor_id,
 """
 
 
-async def history_client(aiohttp_client, db_settings):
+async def history_client(aiohttp_client, query_app):
     """A test client of the query app on this test's database."""
-    app = create_app(QuerySettings(db=db_settings))
-    # The world-map refresher stops the process (SIGTERM) if it dies, and it can die while the
-    # app is torn down; that belongs to the world map's tests, not to these.
-    app[worldmap.fatal_key] = lambda: None
-    return await aiohttp_client(app)
+    return await aiohttp_client(query_app())
 
 
 async def insert_readings(conn, rows: list[Row]) -> None:

@@ -6,15 +6,12 @@ import re
 
 import pytest
 
-from query.app import create_app
-from query.config import QuerySettings
-
 TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
 
 @pytest.fixture
-async def client(aiohttp_client, db_settings):
-    return await aiohttp_client(create_app(QuerySettings(db=db_settings)))
+async def client(query_app, aiohttp_client):
+    return await aiohttp_client(query_app())
 
 
 async def test_sensors_in_the_v0_shape(client):

@@ -6,8 +6,6 @@ import orjson
 import pytest
 
 from core import passwords
-from query.app import create_app
-from query.config import QuerySettings
 from storage import demo
 
 VENDOR = "application/vnd.smartcitizen"
@@ -22,8 +20,8 @@ async def fleet(db_pool, monkeypatch):
 
 
 @pytest.fixture
-async def client(aiohttp_client, db_settings):
-    return await aiohttp_client(create_app(QuerySettings(db=db_settings)))
+async def client(query_app, aiohttp_client):
+    return await aiohttp_client(query_app())
 
 
 @pytest.mark.parametrize("path", ["/v0/devices", "/v0/kits/26", "/v0/search?q=demo", "/v0/sensors"])

@@ -6,8 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from query.app import create_app
-from query.config import QuerySettings
 from storage import demo
 
 
@@ -18,8 +16,8 @@ async def fleet(db_pool):
 
 
 @pytest.fixture
-async def client(aiohttp_client, db_settings):
-    return await aiohttp_client(create_app(QuerySettings(db=db_settings)))
+async def client(query_app, aiohttp_client):
+    return await aiohttp_client(query_app())
 
 
 async def test_a_device_that_never_posted_is_new_and_lists_its_kit_sensors(client, fleet):

@@ -20,9 +20,8 @@ async def fleet(db_pool):
 
 
 @pytest.fixture
-async def client(db_settings, aiohttp_client):
-    # db_settings first: the app then closes before its database is dropped.
-    return await support.history_client(aiohttp_client, db_settings)
+async def client(query_app, aiohttp_client):
+    return await support.history_client(aiohttp_client, query_app)
 
 
 @pytest.fixture

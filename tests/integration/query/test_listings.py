@@ -7,8 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core import passwords, tokens
-from query.app import create_app
-from query.config import QuerySettings
 from storage import demo
 
 
@@ -21,8 +19,8 @@ async def fleet(db_pool, monkeypatch):
 
 
 @pytest.fixture
-async def client(aiohttp_client, db_settings):
-    return await aiohttp_client(create_app(QuerySettings(db=db_settings)))
+async def client(query_app, aiohttp_client):
+    return await aiohttp_client(query_app())
 
 
 async def _user_with_token(db_pool, username, role="citizen"):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 
 from core import passwords
-from query.app import create_app
-from query.config import QuerySettings
 from storage import demo
 
 
@@ -19,8 +17,8 @@ async def fleet(db_pool, monkeypatch):
 
 
 @pytest.fixture
-async def client(aiohttp_client, db_settings):
-    return await aiohttp_client(create_app(QuerySettings(db=db_settings)))
+async def client(query_app, aiohttp_client):
+    return await aiohttp_client(query_app())
 
 
 async def _get(client, path, **params):

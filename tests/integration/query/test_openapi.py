@@ -21,8 +21,6 @@ from core import passwords, tokens
 from ingest import app as ingest_app
 from ingest import config as ingest_config
 from query import openapi
-from query.app import create_app
-from query.config import QuerySettings
 from storage import demo
 
 DOCUMENT = orjson.loads(openapi.DOCUMENT_BYTES)
@@ -219,12 +217,12 @@ async def world(db_pool, monkeypatch):
 
 
 @pytest.fixture
-def serve(world, aiohttp_client, db_settings):
+def serve(world, query_app, db_settings, aiohttp_client):
     """A client of the query service or of the gateway, on the seeded database."""
 
     async def serve(service):
         if service == "query":
-            return await aiohttp_client(create_app(QuerySettings(db=db_settings)))
+            return await aiohttp_client(query_app())
         gateway = ingest_config.IngestSettings(db=db_settings, max_body_bytes=MAX_BODY_BYTES)
         return await aiohttp_client(ingest_app.create_app(gateway, on_fatal=_fatal))
 

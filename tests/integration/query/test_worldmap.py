@@ -15,8 +15,6 @@ import pytest
 
 from core import tokens
 from query import worldmap
-from query.app import create_app
-from query.config import QuerySettings
 from storage import demo
 from storage import pool as storage_pool
 from tests.support import eventually
@@ -36,10 +34,8 @@ async def fleet(db_pool):
 
 
 @pytest.fixture
-async def client(db_settings, fleet, aiohttp_client):
-    # aiohttp_client last: the app closes before the test's database is dropped, so it is not
-    # caught reconnecting.
-    return await aiohttp_client(create_app(QuerySettings(db=db_settings)))
+async def client(query_app, fleet, aiohttp_client):
+    return await aiohttp_client(query_app())
 
 
 async def post(

@@ -136,8 +136,10 @@ def through(database_dsn: str, proxy: Proxy) -> storage_config.DatabaseSettings:
     )
 
 
-async def test_the_map_survives_terminated_connections(db_settings, fleet, aiohttp_client):
-    client = await aiohttp_client(create_app(QuerySettings(db=db_settings)))
+async def test_the_map_survives_terminated_connections(
+    db_settings, query_app, fleet, aiohttp_client
+):
+    client = await aiohttp_client(query_app())
     refresher = client.app[worldmap.refresher_key]
     device = fleet.devices[0].id
     await post(db_settings, device, 1.0)
@@ -167,9 +169,9 @@ async def test_the_map_survives_terminated_connections(db_settings, fleet, aioht
 
 
 async def test_the_last_snapshot_is_served_while_the_database_is_unreachable(
-    database_dsn, db_settings, fleet, proxy, aiohttp_client
+    database_dsn, db_settings, query_app, fleet, proxy, aiohttp_client
 ):
-    client = await aiohttp_client(create_app(QuerySettings(db=through(database_dsn, proxy))))
+    client = await aiohttp_client(query_app(db=through(database_dsn, proxy)))
     refresher = client.app[worldmap.refresher_key]
     device = fleet.devices[0].id
     await post(db_settings, device, 1.0)
@@ -195,7 +197,7 @@ async def test_the_last_snapshot_is_served_while_the_database_is_unreachable(
 
 
 async def test_the_map_answers_503_until_its_first_build(
-    db_settings, fleet, aiohttp_client, monkeypatch
+    db_settings, query_app, fleet, aiohttp_client, monkeypatch
 ):
     real = storage_worldmap.public_devices
     database_up = asyncio.Event()
@@ -206,7 +208,7 @@ async def test_the_map_answers_503_until_its_first_build(
         return await real(pool, **kwargs)
 
     monkeypatch.setattr(storage_worldmap, "public_devices", public_devices)
-    client = await aiohttp_client(create_app(QuerySettings(db=db_settings)))
+    client = await aiohttp_client(query_app())
     response = await client.get("/v0/devices/world_map")
     assert response.status == 503
     assert response.headers["Retry-After"] == str(worldmap.RETRY_AFTER_S)
@@ -225,15 +227,13 @@ async def test_a_refresher_that_dies_stops_the_process(
 
     monkeypatch.setattr(storage_worldmap, "public_devices", broken)
     stopped = asyncio.Event()
-    app = create_app(QuerySettings(db=db_settings))
-    app[worldmap.fatal_key] = stopped.set
-    await aiohttp_client(app)
+    await aiohttp_client(create_app(QuerySettings(db=db_settings), on_fatal=stopped.set))
     await asyncio.wait_for(stopped.wait(), timeout=10)
     assert stopped.is_set()
 
 
-async def test_the_refresher_stops_with_the_app(db_settings, fleet, aiohttp_client):
-    client = await aiohttp_client(create_app(QuerySettings(db=db_settings)))
+async def test_the_refresher_stops_with_the_app(db_settings, query_app, fleet, aiohttp_client):
+    client = await aiohttp_client(query_app())
     await client.close()
     assert not [t for t in asyncio.all_tasks() if t.get_name() == "snapshot-refresher"]
     conn = await storage_pool.connect(db_settings)
