@@ -8,7 +8,17 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from aiohttp import web
 
 from core import web as core_web
-from query import conventions, handlers, history, listings, state, worldmap
+from query import (
+    accounts,
+    conventions,
+    handlers,
+    history,
+    listings,
+    registry,
+    state,
+    users,
+    worldmap,
+)
 from query.config import QuerySettings
 from storage import pool
 
@@ -30,7 +40,16 @@ def create_app(
     app.cleanup_ctx.append(_db_pool)
     app.cleanup_ctx.append(worldmap.snapshot_ctx)
     # Order matters: literal paths (`/v0/devices/world_map`) before `/v0/devices/{device_id}`.
-    for table in (worldmap.routes, listings.routes, history.routes, handlers.routes):
+    tables = (
+        worldmap.routes,
+        listings.routes,
+        history.routes,
+        registry.routes,
+        users.routes,
+        accounts.routes,
+        handlers.routes,
+    )
+    for table in tables:
         app.add_routes(with_unversioned_aliases(table))
     return app
 

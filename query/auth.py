@@ -24,6 +24,7 @@ class User(NamedTuple):
 
     id: int
     role: str
+    is_test: bool = False  # signed in with a test API key: sees and writes only test data
 
 
 async def current_user(request: web.Request, conn: Connection) -> User | None:
@@ -41,7 +42,7 @@ async def current_user(request: web.Request, conn: Connection) -> User | None:
     )
     if holder is None or expired or holder.user_id is None or holder.role is None:
         raise errors.Unauthorized("Invalid or expired token", code="invalid_token")
-    return User(holder.user_id, holder.role)
+    return User(holder.user_id, holder.role, holder.is_test)
 
 
 def is_owner(user: User | None, device: Mapping[str, Any]) -> bool:
