@@ -65,12 +65,15 @@ async def insert_readings(
     and never overwritten. The common case is one binary COPY, which stores everything given
     (returned as is); only when it meets a duplicate (SQLSTATE 23505) is it rolled back to a
     savepoint and redone through a temporary table with `ON CONFLICT DO NOTHING`, which returns
-    the rows it inserted. Raises StorageUnavailable or StorageError (DataError for a time out of
-    PostgreSQL's range).
+    the rows it inserted. Runs inside the caller's transaction. Raises StorageUnavailable or
+    StorageError (DataError for a time out of PostgreSQL's range).
     """
     n = len(times)
     if n == 0:
         return Inserted(times, device_ids, sensor_ids, raw_values, values, 0)
+    if not conn.is_in_transaction():
+        # The duplicate path's temporary table is emptied at each commit.
+        raise errors.StorageError("insert_readings must run inside a transaction")
     body = packing.readings_copy_body(times, device_ids, sensor_ids, raw_values, values)
     try:
         with errors.translated():

@@ -1,6 +1,6 @@
 -- readings_create_incoming --
--- The session's staging table for the deduplicating insert (kept by the connection, always empty between statements).
-CREATE TEMP TABLE IF NOT EXISTS readings_incoming (LIKE readings);
+-- The session's staging table for the deduplicating insert: emptied by each statement that reads it, and truncated at commit so its dead rows never pile up (autovacuum does not visit temporary tables).
+CREATE TEMP TABLE IF NOT EXISTS readings_incoming (LIKE readings) ON COMMIT DELETE ROWS;
 
 -- readings_insert_incoming --
 -- Move the staged rows into readings, skipping any (device, sensor, time) already stored or staged twice; returns the rows inserted as arrays (NULL for none, NaN for NULL values).
