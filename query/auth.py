@@ -46,10 +46,18 @@ async def current_user(request: web.Request, conn: Connection) -> User | None:
 
 
 def is_owner(user: User | None, device: Mapping[str, Any]) -> bool:
-    """Whether `user` owns `device` or is an admin."""
-    return user is not None and (user.role == "admin" or user.id == device["owner_id"])
+    """Whether `user` owns `device` or is an admin (and may edit it): only in the device's mode,
+    so a test key never acts on a live device, nor a live credential on a test one."""
+    return (
+        user is not None
+        and user.is_test == bool(device["is_test"])
+        and (user.role == "admin" or user.id == device["owner_id"])
+    )
 
 
 def can_see(user: User | None, device: Mapping[str, Any]) -> bool:
-    """Private devices are visible only to their owner and admins."""
+    """Test devices are visible only to test credentials, live ones only to live credentials
+    (anonymous requests are live); private devices only to their owner and admins."""
+    if (user is not None and user.is_test) != bool(device["is_test"]):
+        return False
     return not device["is_private"] or is_owner(user, device)
