@@ -8,7 +8,7 @@ others.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from multidict import MultiMapping
@@ -165,10 +165,16 @@ def _zone(query: Query, problems: _Problems) -> ZoneInfo | None:
         return None
 
 
+def _next_second(now: datetime) -> datetime:
+    """`now` rounded up to a whole second: the default `to`, shown as `YYYY-MM-DDTHH:MM:SSZ`."""
+    whole = now.astimezone(UTC).replace(microsecond=0)
+    return whole + timedelta(seconds=1) if whole != now else whole
+
+
 def _range(
     query: Query, zone: ZoneInfo, now: datetime, problems: _Problems
 ) -> tuple[datetime, datetime]:
-    end = _moment(query, "to", zone, problems) or now.astimezone(UTC)
+    end = _moment(query, "to", zone, problems) or _next_second(now)
     start = _moment(query, "from", zone, problems)
     if start is None:
         relative = _span(query, "relative", problems) or DEFAULT_RELATIVE

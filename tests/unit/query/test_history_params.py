@@ -45,6 +45,15 @@ def test_defaults():
     )
 
 
+def test_the_default_to_is_now_rounded_up_to_a_whole_second():
+    now = NOW + timedelta(microseconds=250_000)
+    params = history_params.parse(
+        MultiDictProxy(MultiDict([("sensor_id", "12"), ("rollup", "1h")])), now
+    )
+    assert params.end == NOW + timedelta(seconds=1)
+    assert params.end.microsecond == 0
+
+
 def test_everything_given():
     params = _parse(
         ("sensor_key", "temp,hum"),
