@@ -1,0 +1,203 @@
+"""Rate limits over HTTP: who a request comes from, the middleware that limits it, its headers.
+
+A client is its credential when it presents one, and its IP address otherwise. The credential is
+never looked up (that would cost a database round trip before the limit): the credential
+material the request carries (the `Authorization` header, a `key` header, an `access_token`
+parameter) is hashed, and the hash is the client. Made-up tokens would each be a new client, so
+every request also counts against a per-IP ceiling, far above any one quota, that a client
+cannot dodge. The client IP is the peer's address, or the address a trusted proxy (nginx)
+reports in `X-Real-IP` / `X-Forwarded-For`; an IPv6 client is its /64, which one host can fill.
+
+Each service says which requests count against its quota and under which key (`QuotaKey`): the
+query service limits every client, the gateway limits readings posts per device. Health,
+readiness and the OpenAPI document are never limited. Allowed and refused answers carry
+`RateLimit-Limit`, `-Remaining`, `-Reset` and `-Policy`; a refused request is a 429 in the error
+model with `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+from aiohttp import typedefs, web
+
+from core import errors, ratelimit
+from core.web import Handler
+
+logger = logging.getLogger(__name__)
+
+UNLIMITED_PATHS = frozenset({"/health", "/ready", "/openapi.json"})
+CREDENTIAL_HEADERS = ("Authorization", "key")
+_CREDENTIAL_PARAMETER = "access_token"
+
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Client(NamedTuple):
+    """Who sent a request: its IP key, and the hash of its credential material if it has any."""
+
+    ip: str
+    credential: str | None
+
+
+# The key a request counts under against the service's quota, or None: the IP ceiling only.
+QuotaKey = Callable[[web.Request, Client], str | None]
+
+
+def per_client(_request: web.Request, client: Client) -> str:
+    """Every request counts against its client's quota: its credential's, or its IP's."""
+    return f"credential:{client.credential}" if client.credential else f"ip:{client.ip}"
+
+
+class Throttle:
+    """One service's limiters: its quota and the per-IP ceiling, on a replaceable clock."""
+
+    def __init__(
+        self,
+        config: ratelimit.RateLimitSettings,
+        quota_key: QuotaKey,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.quota_key = quota_key
+        self.clock = clock
+        self.quota = ratelimit.Limiter(
+            config.quota.share(config.processes), max_keys=config.max_keys
+        )
+        self.ceiling = ratelimit.Limiter(
+            config.ip_ceiling.share(config.processes), max_keys=config.max_keys
+        )
+        self.trusted = tuple(ipaddress.ip_network(n) for n in config.trusted_proxies)
+        self.refused = 0
+
+    def client(self, request: web.Request) -> Client:
+        """The client of `request` (see the module docstring)."""
+        return Client(client_ip(request, self.trusted), credential_hash(request))
+
+    def check(self, request: web.Request) -> None:
+        """Count `request`; remember the headers to send, or raise TooManyRequests."""
+        client = self.client(request)
+        now = self.clock()
+        ceiling = self.ceiling.check(f"ip:{client.ip}", now)
+        decisions = [(self.ceiling.policy, ceiling)]
+        key = self.quota_key(request, client) if ceiling.allowed else None
+        if key is not None:
+            decisions.append((self.quota.policy, self.quota.check(key, now)))
+        # Report the tightest of the limits that applied; a refusal is always the tightest.
+        policy, decision = min(decisions, key=lambda pd: (pd[1].allowed, pd[1].remaining))
+        request[_answer_key] = ratelimit.headers(policy, decision)
+        if len(decisions) > 1:
+            request[_answer_key]["RateLimit-Policy"] = ", ".join(
+                p.describe() for p, _ in reversed(decisions)
+            )
+        if not decision.allowed:
+            self.refused += 1
+            wait = ratelimit.retry_after(decision)
+            logger.debug(
+                "rate limited %s %s for %ds",
+                request.method,
+                request.path,
+                wait,
+                extra={"action": "rate_limited", "client_ip": client.ip},
+            )
+            raise errors.TooManyRequests(
+                f"Too many requests: the limit is {policy.describe()} "
+                f"(requests;w=seconds); retry after {wait} s",
+                code="rate_limited",
+                headers={"Retry-After": str(wait)},
+            )
+
+
+throttle_key = web.AppKey("throttle", Throttle)
+_answer_key: web.RequestKey[dict[str, str]] = web.RequestKey("rate_limit_headers")
+
+
+def install(app: web.Application, throttle: Throttle) -> None:
+    """Keep `throttle` under `throttle_key` and put its headers on every limited answer.
+
+    The headers are added as the response is prepared, so streamed answers and the error
+    middleware's answers carry them too. Put `middleware(throttle)` in the app's middlewares
+    right after the error middleware.
+    """
+    app[throttle_key] = throttle
+    app.on_response_prepare.append(_add_headers)
+
+
+def middleware(throttle: Throttle) -> typedefs.Middleware:
+    """The middleware that counts each request (unless limits are off or the path is exempt)."""
+
+    @web.middleware
+    async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if throttle.config.enabled and request.path not in UNLIMITED_PATHS:
+            throttle.check(request)
+        return await handler(request)
+
+    return rate_limit
+
+
+async def _add_headers(request: web.Request, response: web.StreamResponse) -> None:
+    answer = request.get(_answer_key)
+    if answer is not None:
+        response.headers.update(answer)
+
+
+def credential_hash(request: web.Request) -> str | None:
+    """A short SHA-256 of the credential material the request carries, or None without any."""
+    parts = [request.headers.get(name, "") for name in CREDENTIAL_HEADERS]
+    parts.append(request.query.get(_CREDENTIAL_PARAMETER, ""))
+    if not any(parts):
+        return None
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def client_ip(request: web.Request, trusted: tuple[Network, ...]) -> str:
+    """The client's address as a key: the peer's, or what a trusted proxy says it is."""
+    peer = _address(request.remote)
+    if peer is None:
+        return request.remote or "unknown"
+    if any(peer in network for network in trusted):
+        reported = _address(request.headers.get("X-Real-IP"))
+        if reported is None:
+            reported = _forwarded_for(request.headers.getall("X-Forwarded-For", []), trusted)
+        if reported is not None:
+            peer = reported
+    return _key(peer)
+
+
+def _address(text: str | None) -> Address | None:
+    if not text:
+        return None
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _forwarded_for(values: list[str], trusted: tuple[Network, ...]) -> Address | None:
+    """The nearest address in `X-Forwarded-For` that is not a trusted proxy (the last hop we trust
+    appended it; anything further left the client could have written)."""
+    hops = [hop for value in values for hop in value.split(",")]
+    for hop in reversed(hops):
+        address = _address(hop)
+        if address is None:
+            return None
+        if not any(address in network for network in trusted):
+            return address
+    return None
+
+
+def _key(address: Address) -> str:
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
