@@ -28,8 +28,9 @@ A sensor the device does not have, or a key nothing has, gives empty `readings` 
 each empty bucket, for ranges of at most MAX_READINGS buckets. A JSON answer holds at most
 MAX_READINGS buckets per series; beyond that, a 400 asks for a larger rollup, a shorter range,
 `limit`, or an export. Exports (query/export.py) have no cap and make `rollup` optional (without
-it they stream the stored readings). Private devices are visible only to their owner or an admin
-(404 for anyone else).
+it they stream the stored readings). Private devices are visible only to their owner or an admin,
+test devices only to test keys and live ones only to live credentials (404 for anyone else,
+query/auth.py); a deleted device has no history.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Listing endpoints: devices, sensors, kits, measurements, search, and the index at `/v0`.
 
 Every listing is paginated (query/pagination.py) and filtered ransack-style (query/filters.py).
-`/v0/devices` lists the same documents as `/v0/devices/:id`: private devices only for their
-owner or an admin, test devices never.
+`/v0/devices` lists the same documents as `/v0/devices/:id`, to the same readers (query/auth.py):
+private devices only for their owner or an admin, test devices only for test keys and live
+devices only for live credentials; search finds devices by the same rule.
 """
 
 from __future__ import annotations
@@ -54,9 +55,7 @@ async def list_devices(request: web.Request) -> web.Response:
     window = timedelta(seconds=request.app[state.settings].online_window_s)
     async with _connection(request) as conn:
         user = await auth.current_user(request, conn)
-        reader = listings.Reader(
-            user.id if user else None, user is not None and user.role == "admin"
-        )
+        reader = _reader(user)
         tagged = listings.Tagged(tags, now, window) if tags else None
         found = await listings.devices(conn, criteria, reader=reader, tagged=tagged, near=near)
         keys = [(row["id"], row["kit_id"]) for row in found.rows]
@@ -117,11 +116,14 @@ async def get_measurement(request: web.Request) -> web.Response:
 
 @routes.get("/v0/search")
 async def search_all(request: web.Request) -> web.Response:
-    """Users and public devices matching `q`."""
+    """Users and the devices the reader may see matching `q`."""
     text = search.search_text(request.query)
     page = pagination.requested(request.query)
     async with _connection(request) as conn:
-        found = await listings.search(conn, text, limit=page.per_page, offset=page.offset)
+        reader = _reader(await auth.current_user(request, conn))
+        found = await listings.search(
+            conn, text, reader=reader, limit=page.per_page, offset=page.offset
+        )
     base = conventions.base_url(request)
     return _page(request, page, found, lambda hit: search.result(hit, base))
 
@@ -202,6 +204,12 @@ def _page(
 ) -> web.Response:
     headers = pagination.headers(conventions.public_url(request), page, found.total)
     return core_web.json_response([document(row) for row in found.rows], headers=headers)
+
+
+def _reader(user: auth.User | None) -> listings.Reader:
+    if user is None:
+        return listings.Reader(None, admin=False)
+    return listings.Reader(user.id, admin=user.role == "admin", is_test=user.is_test)
 
 
 def _near(query: Mapping[str, str]) -> listings.Near | None:

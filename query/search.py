@@ -1,4 +1,6 @@
-"""Search over users (username, city) and public devices (name, description, city).
+"""Search over users (username, city) and devices (name, description, city): the public ones,
+and the private ones of the reader (all of them for an admin); test devices only for test keys,
+live ones only for live credentials.
 
 Results take the shapes of the SmartCitizen v0 reference: `{"id", "type": "User", "username",
 "avatar", "city", "url", ...}` and `{"id", "type": "Device", "name", "description", "owner_id",

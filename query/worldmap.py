@@ -227,7 +227,15 @@ def _plain_only(request: web.Request) -> bool:
 
 @routes.get("/v0/devices/world_map")
 async def world_map(request: web.Request) -> web.Response:
-    """Every public, located device that has posted, from the snapshot (200 or 304)."""
+    """Every public, located device that has posted, from the snapshot (200 or 304).
+
+    Anonymous requests never touch the database. Credentials, when presented, are checked (401
+    if not live), and a test key gets the map of test devices instead: live data is not theirs.
+    """
+    if "Authorization" in request.headers or "access_token" in request.query:
+        user = await _user(request)
+        if user is not None and user.is_test:
+            return await _test_map(request, user)
     current = _current(request.app)
     return snapshot.respond(request, current, allow_gzip=not _plain_only(request))
 
@@ -235,16 +243,19 @@ async def world_map(request: web.Request) -> web.Response:
 @routes.get("/v0/devices/fresh_world_map")
 async def fresh_world_map(request: web.Request) -> web.Response:
     """The world map for a signed-in user: the public snapshot with their own devices, private
-    ones included, read now and at precise coordinates. Never cached across users."""
+    ones included (an admin's: every private device), read now and at precise coordinates.
+    A test key gets the map of test devices. Never cached across users."""
+    user = await _user(request)
+    if user is None:
+        raise errors.Unauthorized("Sign in to see your devices on the map.")
+    if user.is_test:
+        return await _test_map(request, user)
     try:
         # Translated: acquiring may have to connect, and fail as the driver says.
         with storage_errors.translated():
             async with request.app[state.db_pool].acquire() as conn:
-                user = await auth.current_user(request, conn)
-                if user is None:
-                    raise errors.Unauthorized("Sign in to see your devices on the map.")
                 current = _current(request.app)
-                own = await storage_worldmap.own_devices(conn, user.id)
+                own = await storage_worldmap.own_devices(conn, user.id, admin=user.role == "admin")
     except storage_errors.StorageUnavailable as exc:
         raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
     entries = encoded_entries(
@@ -253,8 +264,42 @@ async def fresh_world_map(request: web.Request) -> web.Response:
         online_window=timedelta(seconds=request.app[state.settings].online_window_s),
         precise=True,
     )
+    return _private(request, snapshot.merged(current, entries))
+
+
+async def _user(request: web.Request) -> auth.User | None:
+    try:
+        with storage_errors.translated():
+            async with request.app[state.db_pool].acquire() as conn:
+                user = await auth.current_user(request, conn)
+    except storage_errors.StorageUnavailable as exc:
+        raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
+    return user
+
+
+async def _test_map(request: web.Request, user: auth.User) -> web.Response:
+    """The map of the test devices `user`'s test key sees, read now: others' public ones at
+    public coordinates, their own (an admin's: all) precisely."""
+    admin = user.role == "admin"
+    try:
+        with storage_errors.translated():
+            async with request.app[state.db_pool].acquire() as conn:
+                rows = await storage_worldmap.test_devices(conn, user.id, admin=admin)
+    except storage_errors.StorageUnavailable as exc:
+        raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
+    now = datetime.now(UTC)
+    window = timedelta(seconds=request.app[state.settings].online_window_s)
+    bodies = [
+        _encoded(row, now=now, online_window=window, precise=admin or row["owner_id"] == user.id)
+        for row in rows
+    ]
+    return _private(request, b"[" + b",".join(bodies) + b"]")
+
+
+def _private(request: web.Request, body: bytes) -> web.Response:
+    """An answer for one user only: never cached, compressed if the client accepts it."""
     response = web.Response(
-        body=snapshot.merged(current, entries),
+        body=body,
         content_type="application/json",
         headers={"Cache-Control": "private, no-store", "Vary": "Authorization, Accept-Encoding"},
     )

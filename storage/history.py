@@ -24,6 +24,7 @@ class HistoryDevice(NamedTuple):
     owner_id: int | None
     kit_id: int | None
     is_private: bool
+    is_test: bool
 
 
 class SeriesSensor(NamedTuple):

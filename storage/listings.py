@@ -69,10 +69,12 @@ class Near(NamedTuple):
 
 
 class Reader(NamedTuple):
-    """Who lists: private devices are listed only for their owner or an admin."""
+    """Who lists: private devices are listed only for their owner or an admin; test devices
+    only for test keys, live devices only for live credentials (anonymous readers are live)."""
 
     user_id: int | None
     admin: bool
+    is_test: bool = False
 
 
 class Tagged(NamedTuple):
@@ -217,8 +219,8 @@ async def devices(
     tagged: Tagged | None = None,
     near: Near | None = None,
 ) -> Page:
-    """A page of devices (rows as mappings, as `devices.device` returns them), by distance first
-    when `near` is given; never test devices. Raises StorageError."""
+    """A page of devices (rows as mappings, as `devices.device` returns them) that `reader` may
+    see, by distance first when `near` is given. Raises StorageError."""
     params: list[Any] = [
         reader.user_id,
         reader.admin,
@@ -228,6 +230,7 @@ async def devices(
         near.latitude if near else None,
         near.longitude if near else None,
         near.within_km if near else None,
+        reader.is_test,
     ]
     order = [*criteria.order, Order("distance_km")] if near else criteria.order
     total, rows = await _page(
@@ -276,11 +279,18 @@ async def measurements(conn: Connection, criteria: Criteria) -> Page:
     return Page(total, [Measurement(*row) for row in rows])
 
 
-async def search(conn: Connection, text: str, *, limit: int, offset: int) -> Page:
-    """Users and public devices whose names (or cities, descriptions) contain `text`, closest
-    matches first (SearchHit rows). Raises StorageError."""
+async def search(conn: Connection, text: str, *, reader: Reader, limit: int, offset: int) -> Page:
+    """Users and the devices `reader` may see whose names (or cities, descriptions) contain
+    `text`, closest matches first (SearchHit rows). Raises StorageError."""
     escaped = like_escape(text)
-    params: list[Any] = [text, f"%{escaped}%", f"{escaped}%"]
+    params: list[Any] = [
+        text,
+        f"%{escaped}%",
+        f"{escaped}%",
+        reader.user_id,
+        reader.admin,
+        reader.is_test,
+    ]
     order: LiteralString = " ORDER BY rank, lower(name), type, id"
     total, rows = await _run(conn, SQL["listings_search"], params, order, limit, offset)
     return Page(total, [SearchHit(*row) for row in rows])

@@ -39,10 +39,21 @@ async def public_devices(pool: storage_pool.Pool, *, chunk: int = 1000) -> list[
     return rows
 
 
-async def own_devices(conn: storage_pool.Connection, owner_id: int) -> list[Row]:
-    """The devices of `owner_id`, private ones included, that a map shows, by id."""
+async def own_devices(
+    conn: storage_pool.Connection, owner_id: int, *, admin: bool = False
+) -> list[Row]:
+    """The live devices of `owner_id`, private ones included (and every private device for an
+    `admin`), that a map shows, by id."""
     with errors.translated():
-        rows = await conn.fetch(SQL["worldmap_own_devices"], owner_id)
+        rows = await conn.fetch(SQL["worldmap_own_devices"], owner_id, admin)
+    return [dict(row) for row in rows]
+
+
+async def test_devices(conn: storage_pool.Connection, user_id: int, *, admin: bool) -> list[Row]:
+    """The test devices a test key of `user_id` sees on a map (public ones and its own; every
+    one for an `admin`), by id."""
+    with errors.translated():
+        rows = await conn.fetch(SQL["worldmap_test_devices"], user_id, admin)
     return [dict(row) for row in rows]
 
 

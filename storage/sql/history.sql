@@ -1,6 +1,6 @@
 -- history_device --
 -- A device that is not deleted, with what deciding who may read its history needs.
-SELECT id, owner_id, kit_id, is_private
+SELECT id, owner_id, kit_id, is_private, is_test
   FROM devices
  WHERE id = $1 AND deleted_at IS NULL;
 

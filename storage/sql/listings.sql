@@ -1,5 +1,5 @@
 -- listings_devices --
--- Devices a reader may list ($1 reader id, $2 admin), tagged ($3 tags, $4 now, $5 online window), near ($6, $7, within $8 km); storage/listings.py appends conditions.
+-- Devices a reader may list ($1 reader id, $2 admin, $9 test key), tagged ($3 tags, $4 now, $5 online window), near ($6, $7, within $8 km); storage/listings.py appends conditions.
 SELECT *
   FROM (
     SELECT listed.*,
@@ -31,7 +31,7 @@ SELECT *
           LEFT JOIN users u ON u.id = d.owner_id
           LEFT JOIN kits k ON k.id = d.kit_id
          WHERE d.deleted_at IS NULL
-           AND NOT d.is_test
+           AND d.is_test = $9::boolean
            AND (NOT d.is_private OR d.owner_id = $1::bigint OR $2::boolean)
            AND ($3::text[] IS NULL
                 OR d.user_tags && $3::text[]
@@ -118,7 +118,7 @@ SELECT *
  WHERE true
 
 -- listings_search --
--- Users (username, city) and public devices (name, description, city) matching $2 (ILIKE pattern), ranked: $1 exactly, then $3 as a prefix, then anywhere.
+-- Users (username, city) and devices the reader may see ($4 reader id, $5 admin, $6 test key; by name, description, city) matching $2 (ILIKE pattern), ranked: $1 exactly, then $3 as a prefix, then anywhere.
 SELECT *
   FROM (
     SELECT 'User' AS type, u.id, u.username AS name, NULL::text AS description,
@@ -139,8 +139,8 @@ SELECT *
       FROM devices d
       LEFT JOIN users u ON u.id = d.owner_id
      WHERE d.deleted_at IS NULL
-       AND NOT d.is_test
-       AND NOT d.is_private
+       AND d.is_test = $6::boolean
+       AND (NOT d.is_private OR d.owner_id = $4::bigint OR $5::boolean)
        AND (d.name ILIKE $2::text OR d.description ILIKE $2::text
             OR d.city ILIKE $2::text)
   ) AS listed

@@ -87,17 +87,20 @@ async def test_matches_names_cities_and_descriptions_closest_first(client, fleet
     ]
 
 
-async def test_private_test_and_deleted_are_not_found(client, fleet, db_pool):
+async def test_private_test_and_deleted_are_not_found_by_others(client, fleet, db_pool):
     private, test, deleted = fleet.devices[1:]
     async with db_pool.acquire() as conn:
         await conn.execute("UPDATE devices SET is_private = true WHERE id = $1", private.id)
         await conn.execute("UPDATE devices SET is_test = true WHERE id = $1", test.id)
         await conn.execute("UPDATE devices SET deleted_at = now() WHERE id = $1", deleted.id)
         await conn.execute("UPDATE users SET deleted_at = now() WHERE username = 'amsterdammer'")
-    headers = {"Authorization": f"Bearer {fleet.access_token}"}
     for text in ("vondel", "ancoats", "fab lab", "amsterdammer"):
+        assert await _search(client, text) == [], text
+    # The owner finds their private device, but still no test or deleted one with a live token.
+    headers = {"Authorization": f"Bearer {fleet.access_token}"}
+    for text, found in (("vondel", ["Vondelpark"]), ("ancoats", []), ("fab lab", [])):
         response = await client.get("/v0/search", params={"q": text}, headers=headers)
-        assert await response.json() == [], text
+        assert [r["name"] for r in await response.json()] == found, text
 
 
 async def test_paginated(client, fleet):
