@@ -1,5 +1,9 @@
 """The gateway's aiohttp application: `create_app(settings)` and its start-up and shutdown order.
 
+Every request passes the rate limits first (core/throttling.py): readings posts count against
+their device's quota, everything against the per-IP ceiling; a post over its quota is a 429
+with Retry-After before its body is read, so nothing of it was stored and the device retries.
+
 Start: the pool (or, if the database is down, a task that keeps trying), then the backlog
 monitor, then the group-commit flusher. Shutdown runs the other way round once aiohttp has
 finished the requests in flight: the flusher writes everything still queued, then the pool
@@ -16,8 +20,9 @@ from typing import Any
 
 from aiohttp import web
 
+from core import throttling
 from core import web as core_web
-from ingest import config, gateway, routes
+from ingest import config, gateway, handlers, legacy, routes
 
 logger = logging.getLogger(__name__)
 
@@ -28,14 +33,36 @@ def create_app(
     settings: config.IngestSettings, *, on_fatal: Callable[[], None] | None = None
 ) -> web.Application:
     """The gateway application; `on_fatal` runs if a background task dies (default: SIGTERM)."""
+    throttle = throttling.Throttle(settings.rate_limits, device_quota_key)
     app = web.Application(
-        client_max_size=settings.max_body_bytes, middlewares=[core_web.error_middleware]
+        client_max_size=settings.max_body_bytes,
+        middlewares=[core_web.error_middleware, throttling.middleware(throttle)],
     )
+    throttling.install(app, throttle)
     app[gateway.key] = gateway.build(settings)
     app[fatal_key] = on_fatal or _terminate
     app.cleanup_ctx.extend([_open_database, _watch_backlog, _run_stager])
     routes.add_routes(app)
     return app
+
+
+def device_quota_key(request: web.Request, client: throttling.Client) -> str | None:
+    """The quota a request counts against: its device's for readings posts, none otherwise.
+
+    A readings post counts under its device and its credential, so a stranger posting with
+    made-up tokens cannot spend a device's quota; a legacy post under its MAC address (SCK 1.x
+    presents nothing else). Every request also counts against the per-IP ceiling.
+    """
+    handler = request.match_info.handler
+    if handler is handlers.post_readings:
+        holder = client.credential or f"ip:{client.ip}"
+        return f"device:{request.match_info['device_id']}:{holder}"
+    if handler is handlers.legacy_add:
+        try:
+            return f"mac:{legacy.normalise_mac(request.headers.get(legacy.MAC_HEADER))}"
+        except legacy.LegacyError:
+            return None  # answered with the clock and nothing stored
+    return None
 
 
 async def _open_database(app: web.Application) -> AsyncIterator[None]:

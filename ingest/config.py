@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core import settings
+from core import ratelimit, settings
 from storage.config import DatabaseSettings
 
 MIB = 1024 * 1024
@@ -39,6 +39,8 @@ class IngestSettings:
     shutdown_timeout_s: float = 30.0
     log_level: str = "INFO"
     log_json: bool = False
+    # Readings posts per device (and credential), and every request per client IP.
+    rate_limits: ratelimit.RateLimitSettings = ratelimit.INGEST_LIMITS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestSettings:
@@ -70,4 +72,7 @@ class IngestSettings:
             shutdown_timeout_s=num("shutdown_timeout_s"),
             log_level=settings.get_str(env, "INGEST_LOG_LEVEL", default["log_level"]),
             log_json=settings.get_bool(env, "INGEST_LOG_JSON", default["log_json"]),
+            rate_limits=ratelimit.RateLimitSettings.from_env(
+                env, prefix="INGEST_DEVICE", default_quota=ratelimit.INGEST_LIMITS.quota
+            ),
         )

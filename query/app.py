@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 
 from aiohttp import web
 
+from core import throttling
 from core import web as core_web
 from query import (
     accounts,
@@ -30,11 +31,20 @@ V0 = "/v0"
 def create_app(
     settings: QuerySettings, *, on_fatal: Callable[[], None] | None = None
 ) -> web.Application:
-    """The query application: routes, conventions, and a pool and world-map snapshot at start.
+    """The query application: routes, conventions, rate limits per client, and a pool and
+    world-map snapshot at start.
 
     `on_fatal` runs if a background task dies (default: SIGTERM, a graceful stop).
     """
-    app = web.Application(middlewares=[core_web.error_middleware, conventions.middleware])
+    throttle = throttling.Throttle(settings.rate_limits, throttling.per_client)
+    app = web.Application(
+        middlewares=[
+            core_web.error_middleware,
+            throttling.middleware(throttle),
+            conventions.middleware,
+        ]
+    )
+    throttling.install(app, throttle)
     app[state.settings] = settings
     app[worldmap.fatal_key] = on_fatal or worldmap.terminate
     app.cleanup_ctx.append(_db_pool)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from core import settings
+from core import ratelimit, settings
 from storage.config import DatabaseSettings
 
 
@@ -22,6 +22,7 @@ class QuerySettings:
     shutdown_timeout_s: float = 10.0
     log_level: str = "INFO"
     log_json: bool = False
+    rate_limits: ratelimit.RateLimitSettings = ratelimit.QUERY_LIMITS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> QuerySettings:
@@ -37,4 +38,7 @@ class QuerySettings:
             ),
             log_level=settings.get_str(env, "QUERY_LOG_LEVEL", cls.log_level),
             log_json=settings.get_bool(env, "QUERY_LOG_JSON", cls.log_json),
+            rate_limits=ratelimit.RateLimitSettings.from_env(
+                env, prefix="QUERY", default_quota=ratelimit.QUERY_LIMITS.quota
+            ),
         )

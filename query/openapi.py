@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from core import throttling
 from query import filters, pagination
 from query.openapi_schemas import SCHEMAS, STR, Schema, ref
 
@@ -24,6 +25,21 @@ def _error(description: str) -> Schema:
     return {"description": description, "content": _json(ref("Error"))}
 
 
+_SECONDS = {"type": "string", "pattern": "^[0-9]+$"}
+# IETF httpapi draft headers, on every answer of a rate-limited operation.
+RATE_LIMIT_HEADERS: dict[str, Schema] = {
+    "RateLimit-Limit": {
+        "description": "Requests a rested client may make at once (the burst).",
+        "schema": _SECONDS,
+    },
+    "RateLimit-Remaining": {"description": "Requests that may follow at once.", "schema": _SECONDS},
+    "RateLimit-Reset": {"description": "Seconds until fully rested.", "schema": _SECONDS},
+    "RateLimit-Policy": {
+        "description": "`<limit>;w=<seconds>[;burst=<n>]` for the quota and the per-IP ceiling.",
+        "schema": STR,
+    },
+}
+
 RESPONSES: dict[str, Schema] = {
     "BadRequest": _error("A parameter or the body is malformed; `fields` names it."),
     "Unauthorized": _error("The token presented is not live (or one is required)."),
@@ -35,6 +51,18 @@ RESPONSES: dict[str, Schema] = {
     "Unavailable": {
         "description": "The database or staging is unavailable or full; retry after Retry-After.",
         "headers": {"Retry-After": {"schema": {"type": "string"}, "required": True}},
+        "content": _json(ref("Error")),
+    },
+    "TooManyRequests": {
+        "description": "The client is over its quota (`code: rate_limited`); retry after "
+        "Retry-After seconds.",
+        "headers": {
+            "Retry-After": {
+                "schema": {"type": "string", "pattern": "^[1-9][0-9]*$"},
+                "required": True,
+            },
+            **{name: {**header, "required": True} for name, header in RATE_LIMIT_HEADERS.items()},
+        },
         "content": _json(ref("Error")),
     },
 }
@@ -127,6 +155,7 @@ def _errors(*names: str) -> dict[str, Schema]:
         "NotAcceptable": "406",
         "PayloadTooLarge": "413",
         "UnsupportedMediaType": "415",
+        "TooManyRequests": "429",
         "Unavailable": "503",
     }
     return {status[name]: {"$ref": f"#/components/responses/{name}"} for name in names}
@@ -474,6 +503,23 @@ PATHS: dict[str, Schema] = {
     },
 }
 
+
+def _rate_limited(paths: dict[str, Schema]) -> None:
+    """Every operation but health, readiness and this document may answer 429, and its
+    successful answers carry the RateLimit-* headers."""
+    for path, item in paths.items():
+        if path in throttling.UNLIMITED_PATHS:
+            continue
+        for operation in item.values():
+            responses = operation["responses"]
+            for status, response in responses.items():
+                if status.startswith("2") and "$ref" not in response:
+                    response["headers"] = {**response.get("headers", {}), **RATE_LIMIT_HEADERS}
+            responses.update(_errors("TooManyRequests"))
+
+
+_rate_limited(PATHS)
+
 DOCUMENT: Schema = {
     "openapi": "3.1.0",
     "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -486,7 +532,10 @@ DOCUMENT: Schema = {
             "the same version. Every response carries `X-Request-ID`; every error has the "
             "Error shape. Tokens travel as `Authorization: Bearer <token>` (or `token <t>`, "
             "`Token token=<t>`), or `?access_token=` on GETs. The ingest gateway (readings "
-            "posts, /v0/add, /v0/datetime) sits behind the same base URL."
+            "posts, /v0/add, /v0/datetime) sits behind the same base URL. Requests are rate "
+            "limited per credential (per IP when anonymous; readings posts per device) and "
+            "answered with RateLimit-* headers; a client over its quota gets a 429 with "
+            "Retry-After."
         ),
         "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
     },
