@@ -1,7 +1,8 @@
 """Who may post readings for a device: the device's own token, or a token of its owner or an admin.
 
-Tokens travel in `Authorization` as `Bearer <t>`, `token <t>` or `Token token=<t>` (never in the
-URL of a POST). They are compared by SHA-256 look-ups, so no secret is compared byte by byte,
+Tokens travel in `Authorization` as `Bearer <t>`, `token <t>` or `Token token=<t>`, or an API key
+in the `key` header (never in the URL of a POST; HTTP Basic is refused with a 401 naming it).
+They are compared by SHA-256 look-ups, so no secret is compared byte by byte,
 and they are never logged.
 """
 
@@ -18,7 +19,8 @@ from storage import models
 
 
 def token_of(request: web.Request) -> str:
-    """The token in the request's Authorization header; raises Unauthorized when there is none."""
+    """The token in the request's Authorization or `key` header; raises Unauthorized when there
+    is none or it is not a token (HTTP Basic included)."""
     token = credentials.presented_token(request.headers, request.query, allow_query=False)
     if token is None:
         hint = ""

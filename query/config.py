@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core import ratelimit, settings
+from query.accounts_config import AccountSettings
 from storage.config import DatabaseSettings
 
 
@@ -23,6 +24,7 @@ class QuerySettings:
     log_level: str = "INFO"
     log_json: bool = False
     rate_limits: ratelimit.RateLimitSettings = ratelimit.QUERY_LIMITS
+    accounts: AccountSettings = field(default_factory=AccountSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> QuerySettings:
@@ -41,4 +43,5 @@ class QuerySettings:
             rate_limits=ratelimit.RateLimitSettings.from_env(
                 env, prefix="QUERY", default_quota=ratelimit.QUERY_LIMITS.quota
             ),
+            accounts=AccountSettings.from_env(env),
         )

@@ -4,8 +4,9 @@
   unversioned paths do; any other version is a 406 in the error model.
 - `pretty=true` indents a JSON answer (errors included).
 - `callback=<identifier>` wraps an anonymous GET's JSON answer in `/**/callback(...);` as
-  `application/javascript`. It is refused for requests that carry credentials (a script tag on
-  another site must never read what a user may see) and for anything but a plain identifier.
+  `application/javascript`. It is refused for requests that carry credentials in any form
+  (Authorization, the `key` header, `access_token`: a script tag on another site must never
+  read what a user may see) and for anything but a plain identifier.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import orjson
 from aiohttp import web
 from yarl import URL
 
-from core import errors
+from core import credentials, errors
 from core import web as core_web
 from core.web import Handler
 
@@ -82,7 +83,7 @@ def _callback(request: web.Request) -> str | None:
         raise _bad("callback", "callback must be a plain JavaScript identifier")
     if request.method not in ("GET", "HEAD"):
         raise _bad("callback", "JSON-P is only for GET requests")
-    if "Authorization" in request.headers or "access_token" in request.query:
+    if credentials.carries_credentials(request.headers, request.query):
         raise _bad("callback", "JSON-P is only for anonymous requests: drop the credentials")
     return name
 

@@ -100,3 +100,57 @@ class SensorKey(NamedTuple):
 
     id: int
     default_key: str | None
+
+
+class Account(NamedTuple):
+    """A user who is not deleted, as accounts read them (`password_hash` never leaves query)."""
+
+    id: int
+    uuid: UUID
+    username: str
+    email: str | None
+    password_hash: str | None
+    role: str
+    first_name: str | None
+    last_name: str | None
+    city: str | None
+    country_code: str | None
+    url: str | None
+    avatar: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class StoredCredential(NamedTuple):
+    """What a secret's SHA-256 belongs to, live or not: a user's access or refresh token or API
+    key (`kind`), or a device's token (`kind` "device", `device_id` set)."""
+
+    id: int
+    user_id: int | None
+    role: str | None
+    kind: str
+    is_test: bool
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    family_id: UUID | None
+    token_hash: bytes
+    device_id: int | None
+
+
+class IssuedToken(NamedTuple):
+    """A token just stored: its row id and times (the secret itself is the caller's)."""
+
+    id: int
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class ApiKey(NamedTuple):
+    """A user's API key as listed: never the key, only its last four characters."""
+
+    id: int
+    label: str | None
+    is_test: bool
+    last_four: str | None
+    created_at: datetime
+    revoked_at: datetime | None
