@@ -125,13 +125,17 @@ class Platform:
         busy = [port for port in ports if _port_open(port)]
         if busy:
             raise LaunchError(f"ports already in use: {busy} (is another Sensorium running?)")
+        # nginx spreads a client's requests over the processes of a service: each enforces its
+        # share of every rate limit (core/ratelimit.py).
+        queries = {"QUERY_RATE_LIMIT_PROCESSES": str(self.layout.queries)}
+        gateways = {"INGEST_RATE_LIMIT_PROCESSES": str(self.layout.gateways)}
         try:
             for i, port in enumerate(self.layout.query_ports()):
-                self._spawn("query", i, "query", {"QUERY_PORT": str(port)})
+                self._spawn("query", i, "query", {"QUERY_PORT": str(port), **queries})
             for i in range(self.layout.workers):
                 self._spawn("worker", i, "workers", {})
             for i, port in enumerate(self.layout.gateway_ports()):
-                self._spawn("gateway", i, "ingest", {"INGEST_PORT": str(port)})
+                self._spawn("gateway", i, "ingest", {"INGEST_PORT": str(port), **gateways})
             for port in [*self.layout.query_ports(), *self.layout.gateway_ports()]:
                 self._await_ready(f"http://127.0.0.1:{port}/ready")
             self._start_nginx()

@@ -73,35 +73,47 @@ async def run_device(
     await asyncio.sleep(random.uniform(0, interval))
     while True:
         now = datetime.now(UTC).replace(microsecond=0)
+        if device["kit_id"] == SCK_1_1:
+            method, path, body = "PUT", "/v0/add", None
+            headers = {
+                "X-SmartCitizenMacADDR": device["mac_address"],
+                "X-SmartCitizenVersion": "1.1-0.9.0-A",
+                "X-SmartCitizenData": json.dumps(sck1_payload(now, seed)),
+            }
+        else:
+            data = {"data": [{"recorded_at": now.isoformat(), "sensors": sck2_sensors(now, seed)}]}
+            method, path, body = "POST", f"/v0/devices/{device['id']}/readings", orjson.dumps(data)
+            headers = {
+                "Authorization": f"Bearer {device['token']}",
+                "Content-Type": "application/json",
+            }
+        await post_until_accepted(session, method, f"{base}{path}", body, headers, device)
+        await asyncio.sleep(interval)
+
+
+async def post_until_accepted(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    device: dict[str, Any],
+) -> None:
+    """Post one reading; on 429 or 503 wait `Retry-After` and send it again, as firmware does."""
+    while True:
         try:
-            if device["kit_id"] == SCK_1_1:
-                headers = {
-                    "X-SmartCitizenMacADDR": device["mac_address"],
-                    "X-SmartCitizenVersion": "1.1-0.9.0-A",
-                    "X-SmartCitizenData": json.dumps(sck1_payload(now, seed)),
-                }
-                async with session.put(f"{base}/v0/add", headers=headers) as response:
-                    await response.read()
-                    status = response.status
-            else:
-                body = {
-                    "data": [{"recorded_at": now.isoformat(), "sensors": sck2_sensors(now, seed)}]
-                }
-                async with session.post(
-                    f"{base}/v0/devices/{device['id']}/readings",
-                    data=orjson.dumps(body),
-                    headers={
-                        "Authorization": f"Bearer {device['token']}",
-                        "Content-Type": "application/json",
-                    },
-                ) as response:
-                    await response.read()
-                    status = response.status
-            level = logging.INFO if status == 200 else logging.WARNING
-            logger.log(level, "device %s (%s) posted: %d", device["id"], device["name"], status)
+            async with session.request(method, url, data=body, headers=headers) as response:
+                await response.read()
+                status = response.status
+                retry_after = response.headers.get("Retry-After", "")
         except aiohttp.ClientError as exc:
             logger.warning("device %s could not post: %s", device["id"], exc)
-        await asyncio.sleep(interval)
+            return
+        level = logging.INFO if status == 200 else logging.WARNING
+        logger.log(level, "device %s (%s) posted: %d", device["id"], device["name"], status)
+        if status not in (429, 503):
+            return
+        await asyncio.sleep(float(retry_after) if retry_after.isdigit() else 1.0)
 
 
 async def main(base: str, interval: float, devices: list[dict[str, Any]]) -> None:
