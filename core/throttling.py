@@ -88,16 +88,15 @@ class Throttle:
         now = self.clock()
         ceiling = self.ceiling.check(f"ip:{client.ip}", now)
         decisions = [(self.ceiling.policy, ceiling)]
+        # A request the ceiling refuses spends nothing of the quota.
         key = self.quota_key(request, client) if ceiling.allowed else None
         if key is not None:
-            decisions.append((self.quota.policy, self.quota.check(key, now)))
-        # Report the tightest of the limits that applied; a refusal is always the tightest.
+            decisions.insert(0, (self.quota.policy, self.quota.check(key, now)))
+        # Report the tightest limit (the quota when they tie); a refusal is always the tightest.
         policy, decision = min(decisions, key=lambda pd: (pd[1].allowed, pd[1].remaining))
-        request[_answer_key] = ratelimit.headers(policy, decision)
-        if len(decisions) > 1:
-            request[_answer_key]["RateLimit-Policy"] = ", ".join(
-                p.describe() for p, _ in reversed(decisions)
-            )
+        answer = ratelimit.headers(policy, decision)
+        answer["RateLimit-Policy"] = ", ".join(p.describe() for p, _ in decisions)
+        request[_answer_key] = answer
         if not decision.allowed:
             self.refused += 1
             wait = ratelimit.retry_after(decision)
@@ -108,9 +107,10 @@ class Throttle:
                 wait,
                 extra={"action": "rate_limited", "client_ip": client.ip},
             )
+            whose = "this address's" if key is None else "your"
             raise errors.TooManyRequests(
-                f"Too many requests: the limit is {policy.describe()} "
-                f"(requests;w=seconds); retry after {wait} s",
+                f"Too many requests: {whose} limit is {policy.limit} per {policy.window_s} s, "
+                f"{policy.burst} at once; retry after {wait} s",
                 code="rate_limited",
                 headers={"Retry-After": str(wait)},
             )
