@@ -48,6 +48,7 @@ RESPONSES: dict[str, Schema] = {
     "NotAcceptable": _error("Accept asks for an API version other than 0."),
     "PayloadTooLarge": _error("The body, or the body once decompressed, is too large."),
     "UnsupportedMediaType": _error("The body's Content-Encoding is not identity or gzip."),
+    "Unprocessable": _error("A field of the body has a bad value; `fields` names each."),
     "Unavailable": {
         "description": "The database or staging is unavailable or full; retry after Retry-After.",
         "headers": {"Retry-After": {"schema": {"type": "string"}, "required": True}},
@@ -155,6 +156,7 @@ def _errors(*names: str) -> dict[str, Schema]:
         "NotAcceptable": "406",
         "PayloadTooLarge": "413",
         "UnsupportedMediaType": "415",
+        "Unprocessable": "422",
         "TooManyRequests": "429",
         "Unavailable": "503",
     }
@@ -289,8 +291,10 @@ PATHS: dict[str, Schema] = {
             headers=_PAGE_HEADERS,
             tag="Devices",
             description=(
-                "Private devices are listed only for their owner and admins, test devices "
-                "never. "
+                "Private devices are listed only for their owner and admins; test devices "
+                "only for test API keys, which see no live device. Others see coordinates "
+                "rounded to about 100 m unless the owner allows precision, and `near` measures "
+                "distances from the coordinates shown. "
                 + _fields(
                     "id uuid name description owner_id owner_username kit_id exposure city "
                     "country_code latitude longitude created_at updated_at last_reading_at"
@@ -517,6 +521,106 @@ def _rate_limited(paths: dict[str, Schema]) -> None:
                     response["headers"] = {**response.get("headers", {}), **RATE_LIMIT_HEADERS}
             responses.update(_errors("TooManyRequests"))
 
+
+def _write(
+    operation_id: str,
+    summary: str,
+    ok: tuple[str, str, Schema],
+    *,
+    body: str | None,
+    errors: tuple[str, ...],
+    description: str,
+) -> Schema:
+    """A device registry operation (query/registry.py), for a signed-in user."""
+    status, what, schema = ok
+    operation: Schema = {
+        "operationId": operation_id,
+        "summary": summary,
+        "tags": ["Devices"],
+        "description": description,
+        "security": [{"bearer": []}],
+        "parameters": [] if body == "NewDeviceFields" else _params("id"),
+        "responses": {status: {"description": what, "content": _json(schema)}, **_errors(*errors)},
+    }
+    if body is not None:
+        form = {"schema": ref(body)}
+        operation["requestBody"] = {
+            "required": body == "NewDeviceFields",
+            "content": {
+                **_json(ref(body)),
+                "application/x-www-form-urlencoded": form,
+                "multipart/form-data": form,
+            },
+        }
+    return operation
+
+
+_OWNERS_ONLY = (
+    " For the owner and admins: anyone else who may see the device gets a 403, anyone who may "
+    "not a 404. A test API key acts only on test devices."
+)
+_GATEWAY_CACHE = (
+    " The gateway caches devices and tokens for INGEST_CACHE_TTL_S (10 s by default): the old "
+    "token may post for that long."
+)
+PATHS["/v0/devices"]["post"] = _write(
+    "createDevice",
+    "Register a device for the signed-in user",
+    ("201", "Created; its token is shown this once", ref("DeviceWithToken")),
+    body="NewDeviceFields",
+    errors=(
+        "BadRequest",
+        "Unauthorized",
+        "NotAcceptable",
+        "UnsupportedMediaType",
+        "Unprocessable",
+        "Unavailable",
+    ),
+    description=(
+        "The user becomes the owner; a test API key creates a test device. The answer is the "
+        "owner's document with `device_token` in plain (only its hash is kept)."
+    ),
+)
+PATHS["/v0/devices/{id}"]["patch"] = _write(
+    "updateDevice",
+    "Change a device's writable fields",
+    ("200", "The device as changed", ref("Device")),
+    body="DeviceFields",
+    errors=(
+        "BadRequest",
+        "Unauthorized",
+        "Forbidden",
+        "NotFound",
+        "NotAcceptable",
+        "UnsupportedMediaType",
+        "Unprocessable",
+        "Unavailable",
+    ),
+    description="Only the fields the body names change." + _OWNERS_ONLY,
+)
+PATHS["/v0/devices/{id}"]["delete"] = _write(
+    "deleteDevice",
+    "Delete a device",
+    ("200", "Deleted: the device as it was", ref("Device")),
+    body=None,
+    errors=("Unauthorized", "Forbidden", "NotFound", "NotAcceptable", "Unavailable"),
+    description=(
+        "The device leaves every answer at once and its token stops working; the workers then "
+        "purge its readings in the background." + _OWNERS_ONLY + _GATEWAY_CACHE
+    ),
+)
+PATHS["/v0/devices/{id}/token"] = {
+    "post": _write(
+        "rotateDeviceToken",
+        "Give a device a new token",
+        ("200", "The device with its new token, shown this once", ref("DeviceWithToken")),
+        body=None,
+        errors=("Unauthorized", "Forbidden", "NotFound", "NotAcceptable", "Unavailable"),
+        description="The previous token stops working." + _OWNERS_ONLY + _GATEWAY_CACHE,
+    )
+}
+# Credentials sent to the public map are checked; a test key gets the map of test devices.
+PATHS["/v0/devices/world_map"]["get"]["responses"].update(_errors("Unauthorized"))
 
 _rate_limited(PATHS)
 

@@ -428,3 +428,45 @@ SCHEMAS: dict[str, Schema] = {
         "additionalProperties": False,
     },
 }
+
+# The device registry (query/registry.py): what a body may write, and the answers that show a
+# device's token this once.
+_DEVICE_FIELDS: Schema = {
+    "name": {"type": "string", "minLength": 1, "maxLength": 100},
+    "description": {"type": ["string", "null"], "maxLength": 2000},
+    "mac_address": {
+        "type": "string",
+        "description": "`aa:bb:cc:dd:ee:ff`, `aa-bb-...` or 12 hex digits, any case; stored "
+        "and shown in lowercase colon form. One live device per MAC address.",
+    },
+    "kit_id": {"type": ["integer", "null"], "description": "A kit of GET /v0/kits."},
+    "exposure": {"enum": ["indoor", "outdoor", None]},
+    "latitude": {"type": ["number", "null"], "minimum": -90, "maximum": 90},
+    "longitude": {"type": ["number", "null"], "minimum": -180, "maximum": 180},
+    "elevation": {"type": ["number", "null"], "minimum": -11000, "maximum": 9000},
+    "user_tags": {
+        "description": "An array, or one text of comma-separated tags (at most 20, 64 chars).",
+        "oneOf": [{"type": "array", "items": STR, "maxItems": 20}, STR],
+    },
+    "is_private": {"type": ["boolean", "string"]},
+    "precise_location": {"type": ["boolean", "string"]},
+}
+SCHEMAS["DeviceFields"] = {
+    "description": (
+        "The writable fields of a device, as JSON or a form (booleans as true/false/1/0, "
+        "`user_tags[]` may repeat). Any other field (read-only ones such as `id`, `owner_id`, "
+        "`device_token`, `is_test`, timestamps, or unknown ones) is a 400 naming it."
+    ),
+    "type": "object",
+    "properties": _DEVICE_FIELDS,
+    "additionalProperties": False,
+}
+SCHEMAS["NewDeviceFields"] = {**SCHEMAS["DeviceFields"], "required": ["name", "mac_address"]}
+SCHEMAS["DeviceWithToken"] = {
+    **SCHEMAS["Device"],
+    "description": "The device for its owner, with its token in plain: shown this once.",
+    "properties": {
+        **SCHEMAS["Device"]["properties"],
+        "device_token": {"type": "string", "minLength": 43},
+    },
+}

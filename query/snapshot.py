@@ -14,7 +14,7 @@ import hashlib
 import heapq
 import logging
 import math
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import utils as email_utils
@@ -112,12 +112,12 @@ def respond(request: web.Request, snapshot: Snapshot, *, allow_gzip: bool = True
     return web.Response(body=snapshot.plain, headers=snapshot.headers)
 
 
-def merged(snapshot: Snapshot, entries: Sequence[Entry]) -> bytes:
+def merged(snapshot: Snapshot, entries: Sequence[Entry], *, removed: Collection[int] = ()) -> bytes:
     """The snapshot's array with `entries` added in key order, each replacing the snapshot's
-    entry of the same key."""
-    if not entries:
+    entry of the same key, and without the entries of `removed` keys."""
+    if not entries and not removed:
         return snapshot.plain
-    replaced = {key for key, _ in entries}
+    replaced = {key for key, _ in entries} | set(removed)
     view = memoryview(snapshot.plain)
     kept: Iterator[Entry] = (
         (key, view[start:end]) for key, start, end in snapshot.spans if key not in replaced

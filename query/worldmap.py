@@ -40,6 +40,9 @@ BUILD_TIMEOUT_S = 30.0
 LISTEN_TIMEOUT_S = 10.0
 START_WAIT_S = 45.0  # start-up waits this long for the first build before serving 503s
 RETRY_AFTER_S = 2
+# A snapshot's rows were read at most a build's timeout before its Last-Modified (which is
+# rounded down to the second).
+SNAPSHOT_READ_MARGIN = timedelta(seconds=BUILD_TIMEOUT_S + 1)
 # Timestamps as documents.timestamp writes them, encoded by orjson (asyncpg gives UTC datetimes):
 # much faster than formatting each one in Python.
 _ENCODING = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS | orjson.OPT_NAIVE_UTC
@@ -256,6 +259,10 @@ async def fresh_world_map(request: web.Request) -> web.Response:
             async with request.app[state.db_pool].acquire() as conn:
                 current = _current(request.app)
                 own = await storage_worldmap.own_devices(conn, user.id, admin=user.role == "admin")
+                # Deleted since the snapshot was read: gone from this map at once.
+                gone = await storage_worldmap.deleted_since(
+                    conn, current.last_modified - SNAPSHOT_READ_MARGIN
+                )
     except storage_errors.StorageUnavailable as exc:
         raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
     entries = encoded_entries(
@@ -264,7 +271,7 @@ async def fresh_world_map(request: web.Request) -> web.Response:
         online_window=timedelta(seconds=request.app[state.settings].online_window_s),
         precise=True,
     )
-    return _private(request, snapshot.merged(current, entries))
+    return _private(request, snapshot.merged(current, entries, removed=gone))
 
 
 async def _user(request: web.Request) -> auth.User | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from storage import errors
@@ -47,6 +48,13 @@ async def own_devices(
     with errors.translated():
         rows = await conn.fetch(SQL["worldmap_own_devices"], owner_id, admin)
     return [dict(row) for row in rows]
+
+
+async def deleted_since(conn: storage_pool.Connection, since: datetime) -> list[int]:
+    """The ids of devices deleted at or after `since` (and not purged yet)."""
+    with errors.translated():
+        rows = await conn.fetch(SQL["worldmap_deleted_since"], since)
+    return [row[0] for row in rows]
 
 
 async def test_devices(conn: storage_pool.Connection, user_id: int, *, admin: bool) -> list[Row]:

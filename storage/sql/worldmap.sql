@@ -72,3 +72,7 @@ SELECT d.id, d.name, d.description, d.owner_id, d.kit_id,
    AND d.latitude IS NOT NULL AND d.longitude IS NOT NULL
    AND d.last_reading_at IS NOT NULL
  ORDER BY d.id;
+
+-- worldmap_deleted_since --
+-- The devices deleted at or after $1 (whose data is not purged yet): a snapshot read before may still show them.
+SELECT id FROM devices WHERE deleted_at >= $1 AND purged_at IS NULL;

@@ -34,6 +34,10 @@ SCK_DATA = '[{"temp":"29090.6","hum":"6815.74","timestamp":"2024-05-01 10:00:00"
 LEGACY = {"X-SmartCitizenMacADDR": "{mac}", "X-SmartCitizenData": SCK_DATA}
 READINGS = {"data": [{"recorded_at": "2024-05-01T10:30:00Z", "sensors": [{"id": 55, "value": 21}]}]}
 MAX_BODY_BYTES = 4096
+OTHER = {"Authorization": "Bearer {other_token}"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+TEXT = {"Content-Type": "text/plain"}
+NEW_DEVICE = {"name": "New", "mac_address": "02:00:00:00:99:01", "latitude": 41.4, "longitude": 2.2}
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,42 @@ CASES = [
     Case("getHealth", 200, "/health", service="ingest", note="ingest"),
     Case("getReady", 200, "/ready"),
     Case("getReady", 200, "/ready", service="ingest", note="ingest"),
+    # The device registry.
+    Case("getWorldMap", 401, "/v0/devices/world_map", headers={"Authorization": "Bearer nope"}),
+    Case("createDevice", 201, "/v0/devices", "POST", headers=OWNER, body=NEW_DEVICE),
+    Case("createDevice", 201, "/v0/devices", "POST", headers={**OWNER, **FORM},
+         body=b"name=Form&mac_address=02-00-00-00-99-02&user_tags=a,b&is_private=1", note="form"),
+    Case("createDevice", 400, "/v0/devices", "POST", headers=OWNER,
+         body={**NEW_DEVICE, "owner_id": 1}),
+    Case("createDevice", 401, "/v0/devices", "POST", body=NEW_DEVICE),
+    Case("createDevice", 406, "/v0/devices", "POST", headers={**OWNER, **V1}, body=NEW_DEVICE),
+    Case("createDevice", 415, "/v0/devices", "POST", headers={**OWNER, **TEXT}, body=b"name=x"),
+    Case("createDevice", 422, "/v0/devices", "POST", headers=OWNER,
+         body={**NEW_DEVICE, "mac_address": "nope"}),
+    Case("updateDevice", 200, "/v0/devices/{device}", "PATCH", headers=OWNER,
+         body={"name": "Renamed", "user_tags": ["a"]}),
+    Case("updateDevice", 400, "/v0/devices/{device}", "PATCH", headers=OWNER,
+         body={"owner_id": 5}),
+    Case("updateDevice", 401, "/v0/devices/{device}", "PATCH", body={"name": "x"}),
+    Case("updateDevice", 403, "/v0/devices/{device}", "PATCH", headers=OTHER, body={"name": "x"}),
+    Case("updateDevice", 404, "/v0/devices/999999", "PATCH", headers=OWNER, body={"name": "x"}),
+    Case("updateDevice", 406, "/v0/devices/{device}", "PATCH", headers={**OWNER, **V1},
+         body={"name": "x"}),
+    Case("updateDevice", 415, "/v0/devices/{device}", "PATCH", headers={**OWNER, **TEXT},
+         body=b"name=x"),
+    Case("updateDevice", 422, "/v0/devices/{device}", "PATCH", headers=OWNER,
+         body={"latitude": 100, "longitude": 2}),
+    Case("deleteDevice", 200, "/v0/devices/{device}", "DELETE", headers=OWNER),
+    Case("deleteDevice", 401, "/v0/devices/{device}", "DELETE"),
+    Case("deleteDevice", 403, "/v0/devices/{device}", "DELETE", headers=OTHER),
+    Case("deleteDevice", 404, "/v0/devices/999999", "DELETE", headers=OWNER),
+    Case("deleteDevice", 406, "/v0/devices/{device}", "DELETE", headers={**OWNER, **V1}),
+    Case("rotateDeviceToken", 200, "/v0/devices/{device}/token", "POST", headers=OWNER),
+    Case("rotateDeviceToken", 401, "/v0/devices/{device}/token", "POST"),
+    Case("rotateDeviceToken", 403, "/v0/devices/{device}/token", "POST", headers=OTHER),
+    Case("rotateDeviceToken", 404, "/v0/devices/999999/token", "POST", headers=OWNER),
+    Case("rotateDeviceToken", 406, "/v0/devices/{device}/token", "POST",
+         headers={**OWNER, **V1}),
 ]  # fmt: skip
 
 # Statuses the document promises that these cases do not provoke, and why.

@@ -1,0 +1,131 @@
+-- registry_kit_exists --
+-- Whether kit $1 exists.
+SELECT EXISTS (SELECT 1 FROM kits WHERE id = $1);
+
+-- registry_mac_holder --
+-- The live device other than $2 (NULL: none) that has MAC address $1 (lowercase colon form), if any.
+SELECT id
+  FROM devices
+ WHERE lower(mac_address) = $1 AND deleted_at IS NULL AND id IS DISTINCT FROM $2::bigint
+ LIMIT 1;
+
+-- registry_insert_device --
+-- A new device of owner $1 with its token's hash; returns its id.
+INSERT INTO devices (owner_id, name, description, kit_id, mac_address, latitude, longitude,
+                     elevation, exposure, user_tags, is_private, precise_location, is_test,
+                     device_token_hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+RETURNING id;
+
+-- registry_device_for_update --
+-- A live device's writable fields and what deciding who may write them needs, locked until the transaction ends.
+SELECT id, owner_id, is_private, is_test, name, description, kit_id, mac_address, latitude,
+       longitude, elevation, exposure, user_tags, precise_location
+  FROM devices
+ WHERE id = $1 AND deleted_at IS NULL
+   FOR NO KEY UPDATE;
+
+-- registry_update_device --
+-- Write every writable field of live device $1 (the caller merged the changes into the current values).
+UPDATE devices
+   SET name = $2, description = $3, kit_id = $4, mac_address = $5, latitude = $6,
+       longitude = $7, elevation = $8, exposure = $9, user_tags = $10, is_private = $11,
+       precise_location = $12, updated_at = now()
+ WHERE id = $1 AND deleted_at IS NULL;
+
+-- registry_delete_device --
+-- Soft-delete live device $1 and forget its token; whether it was live.
+UPDATE devices
+   SET deleted_at = now(), updated_at = now(), device_token_hash = NULL
+ WHERE id = $1 AND deleted_at IS NULL
+RETURNING id;
+
+-- registry_set_token --
+-- Give live device $1 the token whose hash is $2 (the previous token stops working); whether it was live.
+UPDATE devices
+   SET device_token_hash = $2, updated_at = now()
+ WHERE id = $1 AND deleted_at IS NULL
+RETURNING id;
+
+-- registry_next_to_purge --
+-- A deleted device not yet purged (none of $1), locked against other purgers; whether it was deleted more than $2 seconds ago.
+SELECT c.id, c.deleted_at < now() - $2::float8 * interval '1 second' AS settled
+  FROM (SELECT id, deleted_at
+          FROM devices
+         WHERE deleted_at IS NOT NULL AND purged_at IS NULL AND id <> ALL($1::bigint[])
+         ORDER BY deleted_at, id
+         LIMIT 16) AS c
+ WHERE pg_try_advisory_xact_lock(1581580290, (c.id % 2147483647)::integer)
+ ORDER BY c.deleted_at, c.id
+ LIMIT 1;
+
+-- registry_purge_readings --
+-- Delete at most $2 stored readings of device $1; how many.
+WITH doomed AS (
+    SELECT device_id, sensor_id, time FROM readings WHERE device_id = $1 LIMIT $2
+), gone AS (
+    DELETE FROM readings r
+     USING doomed
+     WHERE r.device_id = doomed.device_id AND r.sensor_id = doomed.sensor_id
+       AND r.time = doomed.time
+    RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- registry_purge_hourly --
+-- Delete at most $2 hourly rollup rows of device $1; how many.
+WITH doomed AS (
+    SELECT device_id, sensor_id, bucket FROM readings_hourly WHERE device_id = $1 LIMIT $2
+), gone AS (
+    DELETE FROM readings_hourly h
+     USING doomed
+     WHERE h.device_id = doomed.device_id AND h.sensor_id = doomed.sensor_id
+       AND h.bucket = doomed.bucket
+    RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- registry_purge_daily --
+-- Delete at most $2 daily rollup rows of device $1; how many.
+WITH doomed AS (
+    SELECT device_id, sensor_id, bucket FROM readings_daily WHERE device_id = $1 LIMIT $2
+), gone AS (
+    DELETE FROM readings_daily d
+     USING doomed
+     WHERE d.device_id = doomed.device_id AND d.sensor_id = doomed.sensor_id
+       AND d.bucket = doomed.bucket
+    RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- registry_purge_latest --
+-- Delete at most $2 latest-reading rows of device $1; how many.
+WITH gone AS (
+    DELETE FROM latest_readings
+     WHERE (device_id, sensor_id) IN (
+           SELECT device_id, sensor_id FROM latest_readings WHERE device_id = $1 LIMIT $2)
+    RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- registry_purge_dead_letters --
+-- Delete at most $2 dead letters of device $1; how many.
+WITH gone AS (
+    DELETE FROM dead_letters
+     WHERE id IN (SELECT id FROM dead_letters WHERE device_id = $1 LIMIT $2)
+    RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- registry_purge_staged --
+-- Delete at most $2 staged batches of device $1 (waiting for a worker that holds one to finish); how many.
+WITH gone AS (
+    DELETE FROM ingest_batches
+     WHERE id IN (SELECT id FROM ingest_batches WHERE device_id = $1 LIMIT $2)
+    RETURNING 1
+)
+SELECT count(*) FROM gone;
+
+-- registry_mark_purged --
+-- Record that nothing of deleted device $1 is left.
+UPDATE devices SET purged_at = now() WHERE id = $1 AND deleted_at IS NOT NULL;
