@@ -130,14 +130,15 @@ async def next_to_purge(
 
 
 async def purge_slice(conn: Connection, device_id: int, limit: int) -> dict[str, int]:
-    """Delete at most `limit` rows of the deleted device's data, table by table in PURGED_TABLES
-    order, stopping at the first table that still had `limit` rows or more; rows deleted per
-    table reached. Raises StorageError."""
+    """Delete at most `limit` rows of the deleted device's data in all, table by table in
+    PURGED_TABLES order; rows deleted per table reached. Raises StorageError."""
     deleted: dict[str, int] = {}
+    budget = limit
     with errors.translated():
         for table, name in PURGED_TABLES:
-            deleted[table] = await conn.fetchval(SQL[name], device_id, limit)
-            if deleted[table] >= limit:
+            deleted[table] = await conn.fetchval(SQL[name], device_id, budget)
+            budget -= deleted[table]
+            if budget <= 0:
                 break
     return deleted
 

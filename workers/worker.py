@@ -20,6 +20,7 @@ from storage import pool as storage_pool
 from workers.catalogue import Catalogue
 from workers.config import WorkerSettings
 from workers.processing import ProcessResult, process_available
+from workers.purge import Purger
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +38,13 @@ class Worker:
         *,
         pool: storage_pool.Pool | None = None,
         catalogue: Catalogue | None = None,
+        purger: Purger | None = None,
     ) -> None:
         self.settings = settings
         self.catalogue = catalogue or Catalogue(settings.catalogue_refresh_s)
+        # Deleted devices' data is purged in the background, a slice at a time (workers/purge.py).
+        self.purger = purger or Purger()
+        self._purging: asyncio.Task[None] | None = None
         self.totals = ProcessResult()
         self.listens = 0  # LISTEN connections opened so far (1 + reconnections)
         self.ready = asyncio.Event()  # set while listening
@@ -56,6 +61,9 @@ class Worker:
         Raises what a bug raises (after closing its connections): better a restart than a
         worker running half-alive.
         """
+        self._purging = asyncio.create_task(
+            self.purger.run(lambda: self._pool, stop), name="worker-purge"
+        )
         try:
             while not stop.is_set():
                 try:
@@ -74,6 +82,14 @@ class Worker:
                     self._backoff_s = min(self._backoff_s * 2, MAX_BACKOFF_S)
             logger.info("stopping: closing connections", extra={"action": "worker_stopping"})
         finally:
+            self._purging.cancel()
+            await asyncio.wait([self._purging])
+            if not self._purging.cancelled() and self._purging.exception() is not None:
+                logger.error(
+                    "purge failed",
+                    exc_info=self._purging.exception(),
+                    extra={"action": "purge_failed"},
+                )
             self.ready.clear()
             await self._close_listener()
             if self._owns_pool and self._pool is not None:
@@ -117,6 +133,8 @@ class Worker:
         while not stop.is_set():
             if self._listener is None or self._listener.is_closed():
                 raise errors.StorageUnavailable("the LISTEN connection was closed")
+            if self._purging is not None and self._purging.done():
+                self._purging.result()  # a purge that died takes the worker down with its error
             self._wakeup.clear()
             result = await self._claim(self._pool, stop)
             if result is None:  # cancelled by the stop
