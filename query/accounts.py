@@ -352,7 +352,6 @@ async def get_password_reset(request: web.Request) -> web.Response:
 
 
 @routes.patch("/v0/password_resets/{token}")
-@routes.put("/v0/password_resets/{token}")
 async def use_password_reset(request: web.Request) -> web.Response:
     """Set a new `password` with a live reset token; the token is spent and sessions end."""
     token_hash = tokens.hash_token(request.match_info["token"])

@@ -39,7 +39,8 @@ def message(settings: AccountSettings, mail: Mail) -> EmailMessage:
     built["Subject"] = mail.subject
     built["Date"] = format_datetime(datetime.now(UTC))
     built["Message-ID"] = make_msgid(domain="sensorium.invalid")
-    built.set_content(mail.body)
+    # Plain ASCII stays unwrapped, so a link is one line a reader can copy.
+    built.set_content(mail.body, cte="7bit" if mail.body.isascii() else "quoted-printable")
     return built
 
 

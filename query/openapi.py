@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from core import throttling
-from query import filters, pagination
+from query import filters, openapi_accounts, pagination
 from query.openapi_schemas import SCHEMAS, STR, Schema, ref
 
 
@@ -622,6 +622,7 @@ PATHS["/v0/devices/{id}/token"] = {
 # Credentials sent to the public map are checked; a test key gets the map of test devices.
 PATHS["/v0/devices/world_map"]["get"]["responses"].update(_errors("Unauthorized"))
 
+PATHS.update(openapi_accounts.PATHS)
 _rate_limited(PATHS)
 
 DOCUMENT: Schema = {
@@ -634,8 +635,10 @@ DOCUMENT: Schema = {
             "SmartCitizen-compatible sensor readings. Every `/v0/...` path is also served "
             "without the prefix, and `Accept: application/vnd.smartcitizen; version=0` selects "
             "the same version. Every response carries `X-Request-ID`; every error has the "
-            "Error shape. Tokens travel as `Authorization: Bearer <token>` (or `token <t>`, "
-            "`Token token=<t>`), or `?access_token=` on GETs. The ingest gateway (readings "
+            "Error shape. Tokens and API keys travel as `Authorization: Bearer <token>` (or "
+            "`token <t>`, `Token token=<t>`), in a `key` header, or as `?access_token=` on "
+            "GETs; the query service also takes HTTP Basic `username:password`. A credential "
+            "that is presented but not live is a 401. The ingest gateway (readings "
             "posts, /v0/add, /v0/datetime) sits behind the same base URL. Requests are rate "
             "limited per credential (per IP when anonymous; readings posts per device) and "
             "answered with RateLimit-* headers; a client over its quota gets a 429 with "
@@ -644,7 +647,7 @@ DOCUMENT: Schema = {
         "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
     },
     "servers": [{"url": "/"}],
-    "security": [{}, {"bearer": []}, {"access_token": []}],
+    "security": [{}, {"bearer": []}, {"access_token": []}, {"key": []}, {"basic": []}],
     "tags": [
         {"name": "Index"},
         {"name": "Devices"},
@@ -652,15 +655,18 @@ DOCUMENT: Schema = {
         {"name": "Catalogue"},
         {"name": "Ingest"},
         {"name": "Operations"},
+        {"name": "Accounts"},
+        {"name": "OAuth"},
     ],
     "paths": PATHS,
     "components": {
-        "schemas": SCHEMAS,
-        "responses": RESPONSES,
+        "schemas": {**SCHEMAS, **openapi_accounts.SCHEMAS},
+        "responses": {**RESPONSES, **openapi_accounts.RESPONSES},
         "parameters": PARAMETERS,
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
             "access_token": {"type": "apiKey", "in": "query", "name": "access_token"},
+            **openapi_accounts.SECURITY_SCHEMES,
         },
     },
 }

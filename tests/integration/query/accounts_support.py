@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+from aiohttp.test_utils import TestServer
 
 from query.accounts_config import AccountSettings
 
@@ -20,9 +21,16 @@ def spool(tmp_path):
 
 @pytest.fixture
 async def client(query_app, aiohttp_client, spool):
-    """A client of a query service whose mail goes to `spool` (no access log, as in production)."""
-    app = query_app(accounts=AccountSettings(mail_spool_dir=spool))
-    return await aiohttp_client(app, server_kwargs={"access_log": None})
+    """A client of a query service whose mail goes to `spool`."""
+    return await serve(aiohttp_client, query_app(accounts=AccountSettings(mail_spool_dir=spool)))
+
+
+async def serve(aiohttp_client, app):
+    """A client of `app` served without an access log, as `python -m query` serves it (a
+    password reset link's path holds its token)."""
+    server = TestServer(app)
+    await server.start_server(access_log=None)
+    return await aiohttp_client(server)
 
 
 async def sign_up(client, username, password=PASSWORD, **fields):

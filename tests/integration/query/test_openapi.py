@@ -22,6 +22,7 @@ from ingest import app as ingest_app
 from ingest import config as ingest_config
 from query import openapi
 from storage import demo
+from tests.integration.query import openapi_accounts_cases as accounts_cases
 
 DOCUMENT = orjson.loads(openapi.DOCUMENT_BYTES)
 BASE = "urn:sensorium:openapi"
@@ -165,6 +166,7 @@ CASES = [
     Case("getHealth", 200, "/health", service="ingest", note="ingest"),
     Case("getReady", 200, "/ready"),
     Case("getReady", 200, "/ready", service="ingest", note="ingest"),
+    *(Case(**case) for case in accounts_cases.CASES),
     # The device registry.
     Case("getWorldMap", 401, "/v0/devices/world_map", headers={"Authorization": "Bearer nope"}),
     Case("createDevice", 201, "/v0/devices", "POST", headers=OWNER, body=NEW_DEVICE),
@@ -252,7 +254,9 @@ async def world(db_pool, monkeypatch):
             other,
             tokens.hash_token(other_token),
         )
+        accounts = await accounts_cases.world(conn, fleet)
     return {
+        **accounts,
         "device": str(device.id),
         "token": fleet.access_token,
         "device_token": device.token,
@@ -314,13 +318,14 @@ def test_every_operation_and_status_is_exercised():
 async def _call(client, case, world):
     fill = {k: _fill(v, world) for k, v in case.headers.items()}
     path = _fill(case.path, world)
+    params = {k: _fill(v, world) for k, v in case.params.items()}
     body = case.body
     if body is not None and not isinstance(body, bytes):
-        body = orjson.dumps(body)
+        body = _fill(orjson.dumps(body).decode(), world).encode()
     if case.revalidate:
-        first = await client.request(case.method, path, params=case.params, headers=fill)
+        first = await client.request(case.method, path, params=params, headers=fill)
         fill["If-None-Match"] = first.headers["ETag"]
-    return await client.request(case.method, path, params=case.params, headers=fill, data=body)
+    return await client.request(case.method, path, params=params, headers=fill, data=body)
 
 
 def _fill(text, world):

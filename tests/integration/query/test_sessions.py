@@ -1,0 +1,214 @@
+"""Signing in and out, and every form of credential resolving to the same user."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from core import tokens
+from query import signin
+from storage import demo
+from tests.integration.query import accounts_support as support
+from tests.integration.query.accounts_support import add_device, basic, bearer, sign_in, sign_up
+
+client = support.client
+spool = support.spool
+
+
+async def _me(client, headers=None, params=None):
+    return await client.get("/v0/me", headers=headers or {}, params=params or {})
+
+
+async def test_sign_in_by_username_or_email(client):
+    user = await sign_up(client, "kathleen")
+    for body in (
+        {"username": "kathleen", "password": support.PASSWORD},
+        {"username": "Kathleen@Example.org", "password": support.PASSWORD},
+        {"email": "kathleen@example.org", "password": support.PASSWORD},
+    ):
+        response = await client.post("/v0/sessions", json=body)
+        assert response.status == 200
+        assert response.headers["Cache-Control"] == "no-store"
+        answer = await response.json()
+        assert answer["token_type"] == "Bearer" and answer["expires_in"] == 7200
+        me = await _me(client, bearer(answer["access_token"]))
+        assert (await me.json())["id"] == user["id"]
+
+
+async def test_wrong_credentials_say_the_same_whether_or_not_the_user_exists(client):
+    await sign_up(client, "hedy")
+    answers = []
+    for username in ("hedy", "nobody-at-all"):
+        response = await client.post(
+            "/v0/sessions", json={"username": username, "password": "not the password"}
+        )
+        assert response.status == 401
+        answer = await response.json()
+        answers.append((answer["code"], answer["message"]))
+    assert answers[0] == answers[1] == ("invalid_credentials", "Invalid username or password")
+
+
+async def test_sign_in_needs_both_fields(client):
+    response = await client.post("/v0/sessions", json={"username": "x"})
+    assert response.status == 400
+    assert (await response.json())["errors"] == {"password": ["can't be blank"]}
+
+
+async def test_sign_out_revokes_the_token_presented_only(client):
+    await sign_up(client, "barbara")
+    first, second = await sign_in(client, "barbara"), await sign_in(client, "barbara")
+    response = await client.delete("/v0/sessions", headers=bearer(first))
+    assert response.status == 200
+    assert (await _me(client, bearer(first))).status == 401
+    assert (await _me(client, bearer(second))).status == 200
+    assert (await client.delete("/v0/sessions")).status == 401
+
+
+async def test_every_credential_form_is_the_same_user(client):
+    user = await sign_up(client, "frances")
+    token = await sign_in(client, "frances")
+    response = await client.post("/v0/me/api_keys", headers=bearer(token))
+    key = (await response.json())["key"]
+    forms = [
+        ({"Authorization": f"Bearer {token}"}, None),
+        ({"Authorization": f"token {token}"}, None),
+        ({"Authorization": f"Token token={token}"}, None),
+        ({"Authorization": f'Token token="{token}"'}, None),
+        ({}, {"access_token": token}),
+        ({"Authorization": f"Bearer {key}"}, None),
+        ({"key": key}, None),
+        ({}, {"access_token": key}),
+        (basic("frances"), None),
+        (basic("frances@example.org"), None),
+    ]
+    for headers, params in forms:
+        response = await _me(client, headers, params)
+        assert response.status == 200, (headers, params)
+        assert (await response.json())["id"] == user["id"]
+
+
+async def test_access_token_in_the_url_is_for_reads_only(client):
+    await sign_up(client, "jean")
+    token = await sign_in(client, "jean")
+    response = await client.patch("/v0/me", json={"city": "X"}, params={"access_token": token})
+    assert response.status == 401
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Bearer " + tokens.new_token()},
+        {"Authorization": "Token token=" + tokens.new_token()},
+        {"key": "sk_live_" + tokens.new_token()},
+        {"Authorization": "Bearer"},
+    ],
+)
+async def test_an_unknown_token_is_401_with_a_bearer_challenge(client, headers):
+    response = await client.get("/v0/devices", headers=headers)
+    assert response.status == 401
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer realm="sensorium"') and 'error="invalid_token"' in challenge
+    assert (await response.json())["code"] == "invalid_token"
+
+
+async def test_expired_and_revoked_tokens_are_401_never_anonymous(client, db_pool):
+    await sign_up(client, "ida")
+    expired, revoked = await sign_in(client, "ida"), await sign_in(client, "ida")
+    async with db_pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE token_hash = $1",
+            tokens.hash_token(expired),
+        )
+        await conn.execute(
+            "UPDATE api_tokens SET revoked_at = now() WHERE token_hash = $1",
+            tokens.hash_token(revoked),
+        )
+    for token in (expired, revoked):
+        response = await client.get("/v0/devices", headers=bearer(token))
+        assert response.status == 401
+        assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+async def test_a_device_token_is_not_a_user_credential(client, db_pool):
+    user = await sign_up(client, "mae")
+    device_token = tokens.new_token()
+    async with db_pool.acquire() as conn:
+        device_id = await add_device(conn, user["id"], "Kit")
+        await conn.execute(
+            "UPDATE devices SET device_token_hash = $2 WHERE id = $1",
+            device_id,
+            tokens.hash_token(device_token),
+        )
+    response = await _me(client, bearer(device_token))
+    assert response.status == 401
+    assert "device" in (await response.json())["message"]
+
+
+async def test_basic_credentials(client):
+    user = await sign_up(client, "annie")
+    response = await client.get("/v0/me", headers=basic("annie"))
+    assert (await response.json())["id"] == user["id"]
+    response = await client.get("/v0/me", headers=basic("annie", "wrong password"))
+    assert response.status == 401
+    assert response.headers["WWW-Authenticate"].startswith('Basic realm="sensorium"')
+    assert (await response.json())["code"] == "invalid_credentials"
+    malformed = {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()}
+    assert (await client.get("/v0/me", headers=malformed)).status == 401
+    assert (await client.get("/v0/me", headers={"Authorization": "Basic %%%"})).status == 401
+
+
+async def test_basic_checks_are_remembered_briefly_and_only_when_they_succeed(client, monkeypatch):
+    await sign_up(client, "radia")
+    checks = []
+    real = signin.check
+
+    async def counted(account, password):
+        checks.append(password)
+        return await real(account, password)
+
+    monkeypatch.setattr(signin, "check", counted)
+    for _ in range(3):
+        assert (await client.get("/v0/me", headers=basic("radia"))).status == 200
+    assert checks == [support.PASSWORD]
+    for _ in range(2):
+        assert (await client.get("/v0/me", headers=basic("radia", "bad password"))).status == 401
+    assert checks == [support.PASSWORD, "bad password", "bad password"]
+
+
+async def test_a_password_change_forgets_remembered_basic_checks(client):
+    await sign_up(client, "evelyn")
+    assert (await client.get("/v0/me", headers=basic("evelyn"))).status == 200
+    body = {"password": "brand new password", "current_password": support.PASSWORD}
+    response = await client.patch("/v0/me", json=body, headers=basic("evelyn"))
+    assert response.status == 200
+    assert (await client.get("/v0/me", headers=basic("evelyn"))).status == 401
+    headers = basic("evelyn", "brand new password")
+    assert (await client.get("/v0/me", headers=headers)).status == 200
+
+
+async def test_two_credentials_at_once_are_refused(client):
+    await sign_up(client, "sophie")
+    token = await sign_in(client, "sophie")
+    response = await _me(client, {**bearer(token), "key": token})
+    assert response.status == 400
+
+
+async def test_jsonp_is_refused_with_any_credential(client):
+    await sign_up(client, "lise")
+    token = await sign_in(client, "lise")
+    for headers in (bearer(token), {"key": token}, basic("lise")):
+        response = await client.get("/v0/devices", params={"callback": "cb"}, headers=headers)
+        assert response.status == 400, headers
+    response = await client.get("/v0/devices", params={"callback": "cb"})
+    assert response.status == 200
+
+
+async def test_the_demo_user_signs_in_with_the_seeded_password(client, db_pool):
+    async with db_pool.acquire() as conn:
+        fleet = await demo.seed(conn)
+    token = await sign_in(client, fleet.username, fleet.password)
+    response = await client.get("/v0/me", headers=bearer(token))
+    assert (await response.json())["username"] == "demo"
+    response = await client.get("/v0/me", headers=bearer(fleet.access_token))
+    assert response.status == 200
