@@ -3,10 +3,12 @@
 A client is its credential when it presents one, and its IP address otherwise. The credential is
 never looked up (that would cost a database round trip before the limit): the credential
 material the request carries (the `Authorization` header, a `key` header, an `access_token`
-parameter) is hashed, and the hash is the client. Made-up tokens would each be a new client, so
-every request also counts against a per-IP ceiling, far above any one quota, that a client
-cannot dodge. The client IP is the peer's address, or the address a trusted proxy (nginx)
-reports in `X-Real-IP` / `X-Forwarded-For`; an IPv6 client is its /64, which one host can fill.
+parameter) is hashed, and the hash is the client. HTTP Basic carries a password, which could be
+guessed afresh on every request, so it counts as anonymous. Made-up tokens would each be a new
+client, so every request also counts against a per-IP ceiling, far above any one quota, that a
+client cannot dodge. The client IP is the peer's address, or the address a trusted proxy
+(nginx) reports in `X-Real-IP` / `X-Forwarded-For`; an IPv6 client is its /64, which one host
+can fill.
 
 Each service says which requests count against its quota and under which key (`QuotaKey`): the
 query service limits every client, the gateway limits readings posts per device. Health,
@@ -26,13 +28,12 @@ from typing import NamedTuple
 
 from aiohttp import typedefs, web
 
-from core import errors, ratelimit
+from core import credentials, errors, ratelimit
 from core.web import Handler
 
 logger = logging.getLogger(__name__)
 
 UNLIMITED_PATHS = frozenset({"/health", "/ready", "/openapi.json"})
-CREDENTIAL_HEADERS = ("Authorization", "key")
 _CREDENTIAL_PARAMETER = "access_token"
 
 
@@ -150,8 +151,15 @@ async def _add_headers(request: web.Request, response: web.StreamResponse) -> No
 
 
 def credential_hash(request: web.Request) -> str | None:
-    """A short SHA-256 of the credential material the request carries, or None without any."""
-    parts = [request.headers.get(name, "") for name in CREDENTIAL_HEADERS]
+    """A short SHA-256 of the credential material the request carries, or None without any.
+
+    HTTP Basic is no credential here: it carries a password, and each guess would be a new
+    client with a fresh quota, so a request that signs in with one counts under its address.
+    """
+    authorization = request.headers.get("Authorization", "")
+    if authorization[:6].lower() == "basic ":
+        authorization = ""
+    parts = [authorization, request.headers.get(credentials.KEY_HEADER, "")]
     parts.append(request.query.get(_CREDENTIAL_PARAMETER, ""))
     if not any(parts):
         return None

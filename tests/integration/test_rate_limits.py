@@ -142,6 +142,22 @@ async def test_one_noisy_client_is_limited_and_another_is_not(serve, fleet):
     assert await statuses(client, "/v0/devices", 1, headers=other_token) == [401]
 
 
+async def test_tokens_keys_and_access_tokens_are_clients_and_basic_is_not(serve):
+    client, _ = await serve("query")
+    address = from_ip("203.0.113.50")
+    assert await statuses(client, "/v0/kits", 2, headers=address) == [200, 200]
+    # A password guess is no credential: it counts under its address, which has no quota left.
+    basic = {**address, "Authorization": "Basic dXNlcjpndWVzcw=="}
+    assert await statuses(client, "/v0/kits", 1, headers=basic) == [429]
+    for credential in (
+        {"headers": {**address, "key": "sk_live_some-key"}},
+        {"headers": address, "params": {"access_token": "some-token"}},
+        {"headers": {**address, "Authorization": "Token token=some-token"}},
+    ):
+        response = await client.get("/v0/kits", **credential)
+        assert response.status != 429 and response.headers["RateLimit-Remaining"] == "1", credential
+
+
 async def test_made_up_tokens_do_not_dodge_the_ip_ceiling(serve):
     limits = dataclasses.replace(TINY, ip_ceiling=Policy(limit=60, burst=3))
     client, _ = await serve("query", limits)
