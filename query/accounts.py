@@ -8,8 +8,8 @@
   it was used revokes the whole family (it has leaked). `POST /oauth/revoke` (RFC 7009).
 - `POST /v0/tokens/validate`: whether a user's token or key is live, nothing more.
 - `/v0/me/api_keys`: `sk_live_`/`sk_test_` keys, shown once. Test keys cannot manage keys.
-- `/v0/password_resets`: a single-use, expiring token sent by mail; the answer is the same
-  whether or not the account exists.
+- `/v0/password_resets`: a single-use, expiring token sent by mail (query/outbox.py, after the
+  answer); the answer is the same whether or not the account exists.
 
 Secrets are stored only as SHA-256 and never logged; token answers carry `Cache-Control:
 no-store` (RFC 6749 5.1).
@@ -29,7 +29,7 @@ from aiohttp import web
 from core import credentials as request_credentials
 from core import errors, passwords, tokens
 from core import web as core_web
-from query import auth, documents, forms, mailer, profiles, signin, state
+from query import auth, documents, forms, mailer, outbox, profiles, signin, state
 from query.accounts_config import AccountSettings
 from query.users import connection, live_only, signed_in
 from storage import accounts, users
@@ -38,6 +38,8 @@ from storage.pool import Connection
 
 logger = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+# The app runs the outbox that mails leave from (after their answers).
+outbox_ctx = outbox.outbox_ctx
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 KEY_PREFIXES = {"live": "sk_live_", "test": "sk_test_"}
@@ -330,11 +332,10 @@ async def request_password_reset(request: web.Request) -> web.Response:
     )
     if login is None:
         raise forms.bad("email", "username or email is required")
-    settings = _settings(request)
     async with connection(request) as conn:
         account = await users.by_login(conn, login)
         if account is not None and account.email:
-            await _send_reset(conn, settings, account.id, account.email)
+            await _send_reset(request, conn, account.id, account.email)
     return core_web.json_response(RESET_ANSWER, status=202)
 
 
@@ -374,9 +375,8 @@ async def use_password_reset(request: web.Request) -> web.Response:
     return core_web.json_response(_public(request, account, devices[account.id]))
 
 
-async def _send_reset(
-    conn: Connection, settings: AccountSettings, user_id: int, email: str
-) -> None:
+async def _send_reset(request: web.Request, conn: Connection, user_id: int, email: str) -> None:
+    settings = _settings(request)
     token = tokens.new_token()
     mail_id = await accounts.create_reset(
         conn,
@@ -400,21 +400,7 @@ async def _send_reset(
         f"Reset token: {token}\n\n"
         "If it was not you, ignore this mail: your password stays as it is.\n"
     )
-    mail = mailer.Mail(email, RESET_SUBJECT, body)
-    try:
-        where = await asyncio.to_thread(mailer.deliver, settings, mail)
-    except Exception as exc:  # a mailer's failure is recorded, never the request's
-        logger.warning(
-            "password reset mail %d for user %d was not delivered: %s",
-            mail_id,
-            user_id,
-            type(exc).__name__,
-            extra={"action": "mail_failed", "mail_id": mail_id},
-        )
-        await accounts.mail_failed(conn, mail_id, f"{type(exc).__name__}: {exc}")
-        return
-    await accounts.mail_delivered(conn, mail_id)
-    logger.info("mail %d delivered (%s)", mail_id, where, extra={"action": "mail_delivered"})
+    request.app[outbox.outbox_key].send(mail_id, mailer.Mail(email, RESET_SUBJECT, body))
 
 
 def _reset_not_found() -> errors.NotFound:

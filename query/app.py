@@ -48,6 +48,7 @@ def create_app(
     app[state.settings] = settings
     app[worldmap.fatal_key] = on_fatal or worldmap.terminate
     app.cleanup_ctx.append(_db_pool)
+    app.cleanup_ctx.append(accounts.outbox_ctx)
     app.cleanup_ctx.append(worldmap.snapshot_ctx)
     # Order matters: literal paths (`/v0/devices/world_map`) before `/v0/devices/{device_id}`.
     tables = (

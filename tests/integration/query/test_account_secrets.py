@@ -8,6 +8,7 @@ import logging
 import re
 from pathlib import Path
 
+from query import outbox
 from storage import demo
 from tests.integration.query import accounts_support as support
 from tests.integration.query.accounts_support import basic, bearer, sign_in, sign_up
@@ -44,6 +45,7 @@ async def _every_secret(client, db_pool, spool):
     await client.get("/v0/me", headers=basic("keeper"))
     await client.post("/v0/password_resets", json={"username": "keeper"})
     await client.post("/v0/password_resets", json={"username": "keeper"})
+    await client.app[outbox.outbox_key].drain()
     mails = sorted(spool.glob("*.eml"))
     found = [re.search(r"Reset token: (\S+)", path.read_text()).group(1) for path in mails]
     secrets["reset token"], secrets["unused reset token"] = found

@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from core import tokens
+from query import outbox
 from query.accounts_config import AccountSettings
 from tests.integration.query import accounts_support as support
 from tests.integration.query.accounts_support import bearer, sign_in, sign_up
@@ -30,8 +31,10 @@ def _token_in(path):
 
 
 async def _ask(client, **params):
+    """Ask for a reset; returns the answer once any mail it started has left."""
     response = await client.post("/v0/password_resets", json=params)
     assert response.status == 202, await response.text()
+    await client.app[outbox.outbox_key].drain()
     return await response.json()
 
 
@@ -70,6 +73,7 @@ async def test_the_login_may_be_a_query_parameter(client, spool):
     await sign_up(client, "noether")
     response = await client.post("/v0/password_resets", params={"username": "noether"})
     assert response.status == 202
+    await client.app[outbox.outbox_key].drain()
     assert len(_mails(spool)) == 1
     assert (await client.post("/v0/password_resets")).status == 400
 
@@ -139,12 +143,15 @@ class _SmtpSink:
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
         self.received = b""
+        self.greet = threading.Event()  # the sink says nothing until this is set
+        self.greet.set()
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
     def _serve(self):
         conn, _ = self.server.accept()
         with conn, conn.makefile("rb") as lines:
+            self.greet.wait(timeout=30)
             conn.sendall(b"220 sink\r\n")
             in_data = False
             for line in lines:
@@ -185,6 +192,21 @@ async def test_smtp_delivers_the_reset_mail(smtp_client, db_pool):
     async with db_pool.acquire() as conn:
         delivered = await conn.fetchval("SELECT delivered_at FROM mail_outbox")
     assert delivered is not None
+
+
+async def test_the_answer_does_not_wait_for_the_mailer(smtp_client, db_pool):
+    client, sink = smtp_client
+    await sign_up(client, "johnson", email="katherine@example.org")
+    sink.greet.clear()
+    response = await client.post("/v0/password_resets", json={"username": "johnson"})
+    assert response.status == 202
+    async with db_pool.acquire() as conn:
+        assert await conn.fetchval("SELECT delivered_at FROM mail_outbox") is None
+    sink.greet.set()
+    await client.app[outbox.outbox_key].drain()
+    assert b"To: katherine@example.org" in sink.received
+    async with db_pool.acquire() as conn:
+        assert await conn.fetchval("SELECT delivered_at FROM mail_outbox") is not None
 
 
 async def test_a_failed_delivery_is_recorded_and_the_answer_unchanged(
