@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -33,6 +34,7 @@ from core.web import Handler
 
 logger = logging.getLogger(__name__)
 
+_REPORT_EVERY_S = 60.0
 UNLIMITED_PATHS = frozenset({"/health", "/ready", "/openapi.json"})
 _CREDENTIAL_PARAMETER = "access_token"
 
@@ -77,7 +79,9 @@ class Throttle:
             config.ip_ceiling.share(config.processes), max_keys=config.max_keys
         )
         self.trusted = tuple(ipaddress.ip_network(n) for n in config.trusted_proxies)
-        self.refused = 0
+        self.refused = 0  # since start
+        self._unreported = 0
+        self._reported_at = -math.inf
 
     def client(self, request: web.Request) -> Client:
         """The client of `request` (see the module docstring)."""
@@ -99,15 +103,8 @@ class Throttle:
         answer["RateLimit-Policy"] = ", ".join(p.describe() for p, _ in decisions)
         request[_answer_key] = answer
         if not decision.allowed:
-            self.refused += 1
             wait = ratelimit.retry_after(decision)
-            logger.debug(
-                "rate limited %s %s for %ds",
-                request.method,
-                request.path,
-                wait,
-                extra={"action": "rate_limited", "client_ip": client.ip},
-            )
+            self._note_refusal(request, client, wait, now)
             whose = "this address's" if key is None else "your"
             raise errors.TooManyRequests(
                 f"Too many requests: {whose} limit is {policy.limit} per {policy.window_s} s, "
@@ -115,6 +112,22 @@ class Throttle:
                 code="rate_limited",
                 headers={"Retry-After": str(wait)},
             )
+
+    def _note_refusal(self, request: web.Request, client: Client, wait: int, now: float) -> None:
+        """Count a refusal; log each at DEBUG and, at most once a minute, a WARNING summary."""
+        self.refused += 1
+        self._unreported += 1
+        extra = {"action": "rate_limited", "client_ip": client.ip, "retry_after_s": wait}
+        logger.debug("rate limited %s %s", request.method, request.path, extra=extra)
+        if now - self._reported_at >= _REPORT_EVERY_S:
+            logger.warning(
+                "refused %d requests over their rate limits since the last report; "
+                "the latest from %s",
+                self._unreported,
+                client.ip,
+                extra={**extra, "action": "rate_limited_summary", "refused": self._unreported},
+            )
+            self._reported_at, self._unreported = now, 0
 
 
 throttle_key = web.AppKey("throttle", Throttle)

@@ -8,6 +8,7 @@ in the error model with Retry-After, and is served again once that time has pass
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import orjson
 import pytest
@@ -128,6 +129,20 @@ async def test_a_query_client_over_its_quota_gets_429_in_the_error_model(serve):
     assert await statuses(client, "/v0/sensors", 1) == [429]
     clock.now += 0.5  # Retry-After has passed since the refusal
     assert await statuses(client, "/v0/sensors", 2) == [200, 429]
+
+
+async def test_refusals_are_summed_up_in_the_log_at_most_once_a_minute(serve, caplog):
+    caplog.set_level(logging.WARNING, logger="core.throttling")
+    client, clock = await serve("query")
+    assert await statuses(client, "/v0/kits", 5) == [200, 200, 429, 429, 429]
+    clock.now += 1
+    assert await statuses(client, "/v0/kits", 3) == [200, 429, 429]
+    clock.now += 59
+    assert await statuses(client, "/v0/kits", 3) == [200, 200, 429]
+    summaries = [r for r in caplog.records if getattr(r, "action", "") == "rate_limited_summary"]
+    # The first refusal at once; the next summary a minute later counts the 2 + 2 + 1 since.
+    assert [r.refused for r in summaries] == [1, 5]
+    assert all(r.client_ip == "127.0.0.1" for r in summaries)
 
 
 async def test_one_noisy_client_is_limited_and_another_is_not(serve, fleet):
