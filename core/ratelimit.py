@@ -9,7 +9,8 @@ nothing, so a client that backs off for Retry-After is always served next.
 
 Memory is bounded: a key whose TAT has passed is the same as an unknown key, so it is forgotten
 (the least recently seen keys are checked on every call), and past `max_keys` the least recently
-seen key is evicted, forgiving it (failing open is the right way to fail for a limiter).
+seen key is evicted, forgiving it (failing open is the right way to fail for a limiter). A key
+costs about 200 bytes: the default cap of 100,000 keys is some 20 MB per limiter.
 
 Limits are kept per process. With N processes behind nginx's round robin each sees about 1/N of
 a client's requests, so each process enforces 1/N of every quota (`Policy.share`): the launcher
