@@ -286,7 +286,8 @@ async def test_to_defaults_to_now_and_from_to_six_weeks_or_relative_before(clien
     body = await _get(client, device, sensor_id=55, rollup="1y", function="count")
     assert sum(v for _, v in body["readings"]) == 3
     to = support.parse_time(body["to"])
-    assert now <= to <= datetime.now(UTC)
+    assert to.microsecond == 0  # now, rounded up to a whole second
+    assert now <= to <= datetime.now(UTC) + timedelta(seconds=1)
     assert to - support.parse_time(body["from"]) == timedelta(weeks=6)
     body = await _get(client, device, sensor_id=55, rollup="1y", function="count", relative="30d")
     assert sum(v for _, v in body["readings"]) == 2
