@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-uvloop setup venv system db-up db-down db-reset fmt lint typecheck clean
+.PHONY: run test test-uvloop bench setup venv system db-up db-down db-reset fmt lint typecheck clean
 
 run: setup              ## set up everything and run the whole platform with a device simulator
 	$(PY) -m scripts.run
@@ -14,6 +14,9 @@ test: setup             ## set up everything and run the test suite
 
 test-uvloop: setup      ## the test suite on uvloop's event loop
 	SENSORIUM_TEST_UVLOOP=1 $(PY) -m pytest
+
+bench: setup            ## measure the workloads, write benchmarks/results/ and docs/performance.md
+	$(PY) -m benchmarks $(BENCH_ARGS)
 
 setup: system venv      ## install Debian packages, build TimescaleDB, create the virtualenv
 

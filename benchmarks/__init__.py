@@ -1,0 +1,1 @@
+"""Sensorium's benchmarks: `python -m benchmarks` (`make bench`) measures the running platform."""

@@ -1,0 +1,247 @@
+"""`python -m benchmarks` (`make bench`): make or reuse the benchmark database, start the
+services as real processes, time every workload, and write the result document and table.
+
+    python -m benchmarks                    # the default dataset, 3 runs of each workload
+    python -m benchmarks --quick            # a small dataset, each workload briefly
+    python -m benchmarks --full             # the full-size dataset (hours to load)
+    python -m benchmarks --only device,world_map_304 --out /tmp/result.json
+
+The database is `sensorium_bench` on the embedded cluster (or on the server DATABASE_URL or the
+PG* variables name), kept between runs and made again only when its scale or the migrations
+change (or with --fresh). Results go to benchmarks/results/<date>-<commit>.json (a suffix names
+other modes than the default), the table to stdout, and, for default and full runs, to
+docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from benchmarks import dataset, harness, profiling, query_load, services
+from core import logging as core_logging
+from core import settings as core_settings
+from storage import config as storage_config
+from storage import embedded
+
+logger = logging.getLogger(__name__)
+
+DATABASE = "sensorium_bench"
+QUICK = query_load.LoadSettings(warmup_s=0.3, duration_s=0.5, repeats=2, startup_s=0.8)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="run each workload briefly")
+    parser.add_argument("--full", action="store_true", help="the full-size dataset (--scale full)")
+    parser.add_argument(
+        "--scale",
+        choices=sorted(dataset.SCALES),
+        help="the dataset (default: small with --quick, else default)",
+    )
+    parser.add_argument("--only", action="append", default=[], help="workloads to run (a,b)")
+    parser.add_argument("--out", type=Path, help="where to write the result document")
+    parser.add_argument("--database", default=DATABASE, help="the benchmark database's name")
+    parser.add_argument("--fresh", action="store_true", help="make the dataset again")
+    parser.add_argument("--connections", type=int, help="concurrent keep-alive connections")
+    parser.add_argument("--clients", type=int, help="load-generator processes")
+    parser.add_argument("--repeats", type=int, help="timed runs of each workload")
+    parser.add_argument("--duration", type=float, help="seconds of each timed run")
+    parser.add_argument("--warmup", type=float, help="seconds of warm-up before the runs")
+    parser.add_argument("--no-nginx", action="store_true", help="skip the runs through nginx")
+    parser.add_argument(
+        "--profile",
+        choices=("missed", "all", "none"),
+        default="none",
+        help="profile the query service with py-spy during workloads that missed their "
+        "target (or all of them)",
+    )
+    parser.add_argument("--docs", type=Path, help="update the latest table in this file")
+    parser.add_argument("--no-docs", action="store_true", help="leave docs/performance.md alone")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    core_logging.setup("INFO", process="bench")
+    started = datetime.now(UTC)
+    mode = "full" if args.full else "quick" if args.quick else "default"
+    usual = {"full": "full", "quick": "small", "default": "default"}[mode]
+    scale = dataset.SCALES[args.scale or usual]
+    if scale.name != usual:
+        mode = f"{mode}-{scale.name}"
+    base = QUICK if args.quick else query_load.LoadSettings()
+    load = query_load.LoadSettings(
+        connections=args.connections or base.connections,
+        clients=args.clients or base.clients,
+        warmup_s=base.warmup_s if args.warmup is None else args.warmup,
+        duration_s=args.duration or base.duration_s,
+        repeats=args.repeats or base.repeats,
+        startup_s=base.startup_s,
+    )
+    only = {name for item in args.only for name in item.split(",") if name}
+
+    server_dsn, dsn, is_local = _database(args.database)
+    logger.info("preparing the %s dataset in %s", scale.name, args.database)
+    data = dataset.prepare(server_dsn, dsn, args.database, scale, fresh=args.fresh)
+    logger.info(
+        "dataset %s (%.0f s, %.1f GB)",
+        "reused" if data.reused else "made",
+        data.load_s,
+        data.size_bytes / 1e9,
+    )
+    short, dirty = harness.commit()
+    report = harness.Report(
+        mode=mode,
+        started_at=started,
+        machine=harness.machine_facts(_versions(dsn)),
+        dataset=data.as_dict(),
+        settings={
+            "connections": load.connections,
+            "clients": load.clients,
+            "warmup_s": load.warmup_s,
+            "duration_s": load.duration_s,
+            "repeats": load.repeats,
+            "query_processes": 1,
+            "database_pool_max": 10,
+        },
+        commit=short,
+        dirty=dirty,
+    )
+    database_cpu = _database_cpu_probe(dsn) if is_local else (lambda: None)
+    _measure(report, data, load, only, database_cpu, dsn, args)
+
+    out = args.out or report.default_path()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report.document(), indent=2, ensure_ascii=False) + "\n")
+    text = report.text()
+    print(text)
+    if report.extra.get("profiles"):
+        print("\nWhere the query service's time goes (py-spy):\n")
+        print(profiling.text(report.extra["profiles"]))
+    print(f"\nwritten to {out}")
+    docs = args.docs or (None if args.quick or args.no_docs or only else harness.DOCS)
+    if docs is not None and not args.no_docs:
+        harness.update_docs(docs, text)
+        print(f"table kept in {docs}")
+    return 1 if any(r.errors for r in [*report.ceilings.values(), *report.results]) else 0
+
+
+def _measure(
+    report: harness.Report,
+    data: dataset.Dataset,
+    load: query_load.LoadSettings,
+    only: set[str],
+    database_cpu: Callable[[], float | None],
+    dsn: str,
+    args: argparse.Namespace,
+) -> None:
+    chosen = [w for w in query_load.workloads(data) if not only or w.name in only]
+    started: list[services.Process] = []
+    try:
+        ceiling = services.start_ceiling()
+        started.append(ceiling)
+        spec = query_load.ceiling_workload()
+        spec, answer = query_load.prepared(spec, ceiling.port)
+        logger.info("timing %s", spec.name)
+        report.ceilings[spec.name] = query_load.run(
+            spec, ceiling, load, via="bare aiohttp", database_cpu=lambda: None, answer=answer
+        )
+        ceiling.stop()
+
+        query = services.start_query(dsn)
+        started.append(query)
+        nginx = None
+        if not args.no_nginx and any(w.via_nginx for w in chosen):
+            nginx = services.start_nginx(query)
+            started.append(nginx)
+        for workload in chosen:
+            ready, answer = query_load.prepared(workload, query.port)
+            logger.info("timing %s", workload.name)
+            report.results.append(
+                query_load.run(
+                    ready, query, load, via="query", database_cpu=database_cpu, answer=answer
+                )
+            )
+            if nginx is not None and workload.via_nginx:
+                through, answer = query_load.prepared(workload, nginx.port)
+                logger.info("timing %s through nginx", workload.name)
+                result = query_load.run(
+                    through, nginx, load, via="nginx", database_cpu=database_cpu, answer=answer
+                )
+                result.notes.append("service CPU counts nginx only; the query service is behind")
+                report.results.append(result)
+        if args.profile != "none":
+            report.extra["profiles"] = profiling.profile_missed(
+                report, chosen, query, load, everything=args.profile == "all"
+            )
+    finally:
+        for process in reversed(started):
+            process.stop()
+
+
+def _database(name: str) -> tuple[str, str, bool]:
+    """The server's maintenance DSN, the benchmark database's DSN, and whether it is local."""
+    db = storage_config.DatabaseSettings.from_env(core_settings.environ())
+    if db.embedded:
+        cluster = embedded.Cluster()
+        cluster.ensure_running()
+        return cluster.dsn("postgres"), cluster.dsn(name), True
+    url = db.dsn or "postgresql://"
+    host = urlsplit(url).hostname or ""
+    return (
+        _with_database(url, "postgres"),
+        _with_database(url, name),
+        host in ("127.0.0.1", "localhost", ""),
+    )
+
+
+def _with_database(dsn: str, name: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def _versions(dsn: str) -> dict[str, str]:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT current_setting('server_version'),"
+            " (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'),"
+            " current_setting('timescaledb.license', true), current_setting('shared_buffers')"
+        ).fetchone()
+    assert row is not None
+    return {
+        "postgresql": str(row[0]).split()[0],
+        "timescaledb": f"{row[1]} ({row[2] or 'unknown'} license)",
+        "shared_buffers": str(row[3]),
+    }
+
+
+def _database_cpu_probe(dsn: str) -> Callable[[], float | None]:
+    """CPU seconds so far of the query service's backends (by application name)."""
+    conn = psycopg.connect(dsn, autocommit=True)
+
+    def probe() -> float | None:
+        pids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND application_name = 'sensorium'"
+            )
+        ]
+        return services.cpu_seconds(pids) if pids else None
+
+    return probe
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""`python -m benchmarks --quick` runs every workload end to end, so the benchmarks cannot rot:
+real processes (the query service, nginx, the load generator) on a small dataset of its own."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from benchmarks import harness
+from benchmarks import run as bench_run
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKLOADS = {
+    "device",
+    "readings_1d_raw",
+    "readings_1y_1d",
+    "readings_30d_1h_3",
+    "world_map",
+    "world_map_304",
+}
+
+
+@pytest.fixture
+def bench_database(server_dsn: str) -> Iterator[str]:
+    """A name for the run's own benchmark database, dropped afterwards."""
+    name = f"sensorium_bench_test_{secrets.token_hex(4)}"
+    yield name
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.mark.timeout(180)
+def test_quick_run_measures_every_workload(bench_database: str, tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    docs = tmp_path / "performance.md"
+    docs.write_text("# Performance\n\nBefore.\n")
+    completed = subprocess.run(
+        [
+            *(sys.executable, "-m", "benchmarks", "--quick", "--database", bench_database),
+            *("--out", str(out), "--docs", str(docs)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    result = json.loads(out.read_text())
+
+    assert result["mode"] == "quick"
+    assert result["machine"]["cores"] >= 1
+    assert result["machine"]["postgresql"] and result["machine"]["timescaledb"]
+    assert result["dataset"]["name"] == "small"
+    assert result["dataset"]["map_devices"] == 1000
+    assert {w["name"] for w in result["workloads"]} == WORKLOADS
+    assert {w["via"] for w in result["workloads"]} == {"query", "nginx"}
+    ceiling = result["ceilings"]["http_empty"]
+    for workload in [ceiling, *result["workloads"]]:
+        name = f"{workload['name']} via {workload['via']}"
+        assert workload["errors"] == 0, name
+        assert len(workload["runs"]) == bench_run.QUICK.repeats, name
+        for run in workload["runs"]:
+            assert run["operations"] > 0, name
+            assert 0 < run["p50_ms"] <= run["p99_ms"], name
+            assert run["client_cpu"] > 0 and run["server_cpu"] > 0, name
+        rate = workload["summary"]["rate"]
+        assert 0 < rate["min"] <= rate["median"] <= rate["max"], name
+    for workload in result["workloads"]:
+        ratio = workload["ceiling_ratio"]
+        assert ratio is not None and ratio["median"] > 0, workload["name"]
+    by_name = {(w["name"], w["via"]): w for w in result["workloads"]}
+    # Answers of realistic size were checked before timing.
+    assert by_name["readings_1d_raw", "query"]["answer"]["rows"] == 1440
+    assert by_name["readings_1y_1d", "query"]["answer"]["rows"] == 365
+    assert by_name["readings_30d_1h_3", "query"]["answer"]["rows"] == 3 * 720
+    assert by_name["world_map", "query"]["answer"]["rows"] == 1000
+    assert by_name["world_map_304", "query"]["runs"][0]["statuses"] == {
+        "304": by_name["world_map_304", "query"]["runs"][0]["operations"]
+    }
+    targets = {w["name"]: w["target"] for w in result["workloads"] if w["target"]}
+    assert set(targets) == {"device", "readings_1y_1d", "world_map_304"}
+    assert all(isinstance(t["met"], bool) for t in targets.values())
+
+    # The table is printed and kept in the docs file between its markers.
+    assert "| device document | query |" in completed.stdout
+    kept = docs.read_text()
+    assert kept.startswith("# Performance\n\nBefore.\n")
+    assert harness.DOCS_BEGIN in kept and "| 1 year at 1d | query |" in kept
