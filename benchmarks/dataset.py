@@ -172,8 +172,11 @@ def prepare(server_dsn: str, dsn: str, database: str, scale: Scale, *, fresh: bo
     end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     if datetime.now(UTC) - end < timedelta(hours=1):
         end -= timedelta(days=1)  # keep every device offline for the whole run: a stable map
+    logger.info("making the %s dataset: %s", scale.name, scale.describe())
     _fleet(dsn, scale, end)
+    logger.info("fleet made; loading history by binary COPY")
     _history(dsn, scale, end)
+    logger.info("history loaded; vacuuming and analysing")
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
     load_s = time.monotonic() - started

@@ -51,6 +51,7 @@ class Run:
     client_cpu: float  # cores used by the load generator(s) during the window
     server_cpu: float  # cores used by the measured service process(es)
     database_cpu: float | None  # cores used by the service's database backends, when local
+    reconnects: int = 0  # connections the server closed with `Connection: close`, reopened
 
     @property
     def rate(self) -> float:
@@ -243,6 +244,7 @@ class Report:
     dirty: bool = False
     ceilings: dict[str, Result] = field(default_factory=dict)
     results: list[Result] = field(default_factory=list)
+    failures: list[dict[str, str]] = field(default_factory=list)  # workloads that could not run
     extra: dict[str, Any] = field(default_factory=dict)  # profiles, notes
 
     def document(self) -> dict[str, Any]:
@@ -262,6 +264,7 @@ class Report:
                 name: result.as_dict(self.ceilings) for name, result in self.ceilings.items()
             },
             "workloads": [result.as_dict(self.ceilings) for result in self.results],
+            "failures": self.failures,
             **self.extra,
         }
 
@@ -328,6 +331,10 @@ class Report:
                 "(1.00 = one core busy).",
                 "",
                 self.table(),
+                *(
+                    f"\n**{f['workload']} ({f['via']}) did not run:** {f['error']}"
+                    for f in self.failures
+                ),
             ]
         )
 

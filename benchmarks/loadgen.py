@@ -41,6 +41,7 @@ class _Window:
         self.statuses: Counter[int] = Counter()
         self.body_bytes = 0
         self.connection_errors = 0
+        self.reconnects = 0
         self.cpu_at_start = 0.0
         self.cpu_at_stop = 0.0
 
@@ -57,6 +58,7 @@ class _Window:
             "statuses": {str(code): n for code, n in self.statuses.items()},
             "body_bytes": self.body_bytes,
             "connection_errors": self.connection_errors,
+            "reconnects": self.reconnects,
             "cpu_s": self.cpu_at_stop - self.cpu_at_start,
         }
 
@@ -81,6 +83,11 @@ class _Windows:
             if window.start <= now <= window.stop:
                 window.connection_errors += 1
 
+    def reconnected(self, now: float) -> None:
+        for window in self.windows:
+            if window.start <= now <= window.stop:
+                window.reconnects += 1
+
 
 class _Client(asyncio.Protocol):
     """One keep-alive connection sending `requests` in turn until the window closes."""
@@ -89,7 +96,11 @@ class _Client(asyncio.Protocol):
         self.requests = requests
         self.index = offset
         self.windows = windows
-        self.done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        # How the connection ended: "finished" (the windows are over), "closed" (the server
+        # said `Connection: close` with an answer, as nginx does after keepalive_requests), or
+        # "lost" (closed with an answer outstanding).
+        self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.closing = False
         self.transport: asyncio.Transport | None = None
         self.head = bytearray()
         self.body_left = 0
@@ -105,7 +116,7 @@ class _Client(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.done.done():
-            self.done.set_result(False)  # closed by the server before we were finished
+            self.done.set_result("lost")
 
     def _send(self) -> None:
         assert self.transport is not None
@@ -150,6 +161,7 @@ class _Client(asyncio.Protocol):
         """Read an answer's status and how its body is delimited; True if it has no body."""
         self.status = int(head[9:12])
         self.body_size = 0
+        self.closing = b"\r\nconnection: close" in head
         if self.status in (204, 304) or self.status < 200:
             return True
         at = head.find(b"\r\ncontent-length:")
@@ -165,13 +177,13 @@ class _Client(asyncio.Protocol):
     def _finish(self) -> None:
         now = time.perf_counter()
         self.windows.record(self.sent_at, now, self.status, self.body_size)
-        if now < self.windows.end:
+        if now < self.windows.end and not self.closing:
             self._send()
-        else:
-            if not self.done.done():
-                self.done.set_result(True)
-            assert self.transport is not None
-            self.transport.close()
+            return
+        if not self.done.done():
+            self.done.set_result("closed" if self.closing else "finished")
+        assert self.transport is not None
+        self.transport.close()
 
 
 async def _connection(
@@ -189,14 +201,17 @@ async def _connection(
         # A request answered slower than this is lost, not waited for forever.
         timeout = max(0.0, windows.end - time.perf_counter()) + _ANSWER_TIMEOUT_S
         try:
-            finished = await asyncio.wait_for(asyncio.shield(client.done), timeout)
+            outcome = await asyncio.wait_for(asyncio.shield(client.done), timeout)
         except TimeoutError:
-            finished = False
+            outcome = "lost"
             if client.transport is not None:
                 client.transport.abort()
-        if finished:
+        if outcome == "finished":
             return
-        windows.connection_error(time.perf_counter())
+        if outcome == "closed":
+            windows.reconnected(time.perf_counter())
+        else:
+            windows.connection_error(time.perf_counter())
         offset = client.index
 
 
@@ -236,10 +251,12 @@ def decode_latencies(text: str) -> np.ndarray[Any, np.dtype[np.float32]]:
 
 
 def main() -> None:
+    """`python -m benchmarks.loadgen JOB RESULT`: run the job file, write the result file."""
     with open(sys.argv[1], "rb") as job_file:
         job = json.loads(job_file.read())
     results = uvloop.run(run(job))
-    sys.stdout.write(json.dumps(results) + "\n")
+    with open(sys.argv[2], "w") as result_file:
+        json.dump(results, result_file)
 
 
 if __name__ == "__main__":

@@ -258,25 +258,24 @@ def run(
             path = os.path.join(folder, f"job-{index}.json")
             with open(path, "w") as job_file:
                 json.dump(job, job_file)
-            clients.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "benchmarks.loadgen", path],
-                    cwd=harness.ROOT,
-                    stdout=subprocess.PIPE,
-                )
-            )
+            argv = [sys.executable, "-m", "benchmarks.loadgen", path, f"{path}.result"]
+            clients.append(subprocess.Popen(argv, cwd=harness.ROOT))
         try:
             samples = _sample(windows, target, database_cpu)
-            outputs = [client.communicate(timeout=120)[0] for client in clients]
+            for client in clients:
+                client.wait(timeout=120)
         finally:
             for client in clients:
                 if client.poll() is None:
                     client.kill()
                     client.wait()
-    for client in clients:
-        if client.returncode != 0:
-            raise RuntimeError(f"the load generator failed ({client.returncode})")
-    per_window = [json.loads(output) for output in outputs]
+        for client in clients:
+            if client.returncode != 0:
+                raise RuntimeError(f"a load generator exited with {client.returncode}")
+        per_window = []
+        for index in range(settings.clients):
+            with open(os.path.join(folder, f"job-{index}.json.result")) as result_file:
+                per_window.append(json.load(result_file))
     runs = [
         _run(workload, [results[i] for results in per_window], windows[i], samples[i])
         for i in range(settings.repeats)
@@ -337,6 +336,7 @@ def _run(
         p50_ms=harness.percentile_ms(latencies, 50),
         p99_ms=harness.percentile_ms(latencies, 99),
         errors=unexpected + sum(r["connection_errors"] for r in results),
+        reconnects=sum(r["reconnects"] for r in results),
         statuses=statuses,
         body_bytes=sum(r["body_bytes"] for r in results),
         client_cpu=sum(r["cpu_s"] for r in results) / window_s,

@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     if docs is not None and not args.no_docs:
         harness.update_docs(docs, text)
         print(f"table kept in {docs}")
-    return 1 if any(r.errors for r in [*report.ceilings.values(), *report.results]) else 0
+    failed = report.failures or any(r.errors for r in [*report.ceilings.values(), *report.results])
+    return 1 if failed else 0
 
 
 def _measure(
@@ -166,20 +167,24 @@ def _measure(
             nginx = services.start_nginx(query)
             started.append(nginx)
         for workload in chosen:
-            ready, answer = query_load.prepared(workload, query.port)
-            logger.info("timing %s", workload.name)
-            report.results.append(
-                query_load.run(
-                    ready, query, load, via="query", database_cpu=database_cpu, answer=answer
-                )
-            )
+            targets = [("query", query)]
             if nginx is not None and workload.via_nginx:
-                through, answer = query_load.prepared(workload, nginx.port)
-                logger.info("timing %s through nginx", workload.name)
-                result = query_load.run(
-                    through, nginx, load, via="nginx", database_cpu=database_cpu, answer=answer
-                )
-                result.notes.append("service CPU counts nginx only; the query service is behind")
+                targets.append(("nginx", nginx))
+            for via, target in targets:
+                logger.info("timing %s through %s", workload.name, via)
+                try:
+                    ready, answer = query_load.prepared(workload, target.port)
+                    result = query_load.run(
+                        ready, target, load, via=via, database_cpu=database_cpu, answer=answer
+                    )
+                except Exception as exc:  # one broken workload must not lose the others
+                    logger.exception("%s through %s failed", workload.name, via)
+                    report.failures.append(
+                        {"workload": workload.name, "via": via, "error": str(exc)}
+                    )
+                    continue
+                if via == "nginx":
+                    result.notes.append("service CPU is nginx's; the query service is behind it")
                 report.results.append(result)
         if args.profile != "none":
             report.extra["profiles"] = profiling.profile_missed(
