@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from benchmarks import dataset, harness, profiling, query_load, services
+from benchmarks import dataset, harness, ingest_load, profiling, query_load, services
 from core import logging as core_logging
 from core import settings as core_settings
 from storage import config as storage_config
@@ -120,11 +120,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     database_cpu = _database_cpu_probe(dsn) if is_local else (lambda: None)
     _measure(report, data, load, only, database_cpu, dsn, args)
+    ingest_load.add_to(
+        report, server_dsn, args.database, quick=args.quick, only=only, is_local=is_local
+    )
 
     out = args.out or report.default_path()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report.document(), indent=2, ensure_ascii=False) + "\n")
-    text = report.text()
+    text = report.text() + ingest_load.text(report.extra.get("ingest", {}))
     print(text)
     if report.extra.get("profiles"):
         print("\nWhere the query service's time goes (py-spy):\n")
