@@ -2,7 +2,8 @@
 
 E-mail addresses are shown only to the user themself and admins, never filterable; password
 hashes and tokens never leave storage. A deleted user's pages are 404s and they are listed and
-found nowhere. Test keys may read `/v0/me` but not change or delete the account.
+found nowhere. Test keys may read `/v0/me` but not change or delete the account. Changing the
+password or the e-mail address needs the current password.
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ async def get_me(request: web.Request) -> web.Response:
 
 @routes.patch("/v0/me")
 async def update_me(request: web.Request) -> web.Response:
-    """Change the signed-in user's writable fields; a new `password` needs `current_password`."""
+    """Change the signed-in user's writable fields; a new `password` or `email` (what a
+    password reset goes to) needs `current_password`."""
     params = await forms.body(request)
     refused = profiles.unexpected(params, (*profiles.WRITABLE, "current_password"))
     if refused:
@@ -114,18 +116,20 @@ async def update_me(request: web.Request) -> web.Response:
     values = profiles.checked(params, profiles.WRITABLE)
     new_password = values.pop("password", None)
     current = params.get("current_password")
-    if new_password is not None and not (isinstance(current, str) and current):
-        raise profiles.invalid({"current_password": ["is needed to change the password"]})
     async with connection(request) as conn:
         session = await signed_in(request, conn)
         live_only(session.user)
         account = await _account(conn, session.user.id)
+        new_email = values.get("email") not in (None, account.email)
+        if new_password is not None or new_email:
+            if not (isinstance(current, str) and current):
+                what = "password" if new_password is not None else "e-mail address"
+                raise profiles.invalid({"current_password": [f"is needed to change the {what}"]})
+            if not await signin.check(account, current):
+                raise profiles.invalid({"current_password": ["is not the current password"]})
         await _check_free(conn, values, account.id)
         changes: dict[str, str | None] = dict(values)
         if new_password is not None:
-            assert isinstance(current, str)
-            if not await signin.check(account, current):
-                raise profiles.invalid({"current_password": ["is not the current password"]})
             changes["password_hash"] = await asyncio.to_thread(
                 passwords.hash_password, new_password
             )

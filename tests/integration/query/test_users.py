@@ -221,3 +221,19 @@ async def test_deleting_me_hides_the_user_everywhere_and_revokes_every_token(cli
         "/v0/sessions", json={"username": "ghost", "password": support.PASSWORD}
     )
     assert response.status == 401
+
+
+async def test_a_new_email_needs_the_current_password(client):
+    await sign_up(client, "katherine")
+    token = await sign_in(client, "katherine")
+    new = {"email": "kj@example.org"}
+    response = await client.patch("/v0/me", json=new, headers=bearer(token))
+    assert response.status == 422
+    assert (await response.json())["errors"] == {
+        "current_password": ["is needed to change the e-mail address"]
+    }
+    same = {"email": "katherine@example.org", "city": "Hampton"}
+    assert (await client.patch("/v0/me", json=same, headers=bearer(token))).status == 200
+    right = {**new, "current_password": support.PASSWORD}
+    response = await client.patch("/v0/me", json=right, headers=bearer(token))
+    assert (await response.json())["email"] == "kj@example.org"
