@@ -5,7 +5,7 @@ through, how many keep-alive connections, and the wall-clock windows to measure,
 after a warm-up), runs each connection as a
 callback-driven asyncio protocol on uvloop (the next request is written as soon as the previous
 answer is complete, with no task or future per request), and writes one JSON line with, per
-window, the latencies of the requests that started and finished inside it, their statuses and
+window, the latencies of the requests that completed inside it, their statuses and
 body bytes, failed connections, and the CPU time this process spent in it. A callback per
 request costs a few microseconds, so on a shared 2-core machine the server keeps most of a core.
 
@@ -71,8 +71,10 @@ class _Windows:
         self.end = windows[-1].stop
 
     def record(self, sent_at: float, now: float, status: int, body_size: int) -> None:
+        """Count an answer in the window it completed in (the rate is completions a second),
+        with its whole latency, even if it was sent before the window opened."""
         for window in self.windows:
-            if window.start <= sent_at and now <= window.stop:
+            if window.start <= now <= window.stop:
                 window.latencies.append(now - sent_at)
                 window.statuses[status] += 1
                 window.body_bytes += body_size

@@ -35,7 +35,7 @@ from storage import embedded
 logger = logging.getLogger(__name__)
 
 DATABASE = "sensorium_bench"
-QUICK = query_load.LoadSettings(warmup_s=0.3, duration_s=0.5, repeats=2, startup_s=0.8)
+QUICK = query_load.LoadSettings(warmup_s=0.3, duration_s=0.8, repeats=2, startup_s=0.8)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
