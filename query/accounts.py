@@ -143,7 +143,7 @@ async def oauth_revoke(request: web.Request) -> web.Response:
     params = await forms.body(request)
     token = _oauth_param(params, "token")
     async with connection(request) as conn:
-        stored = await accounts.credential(conn, tokens.hash_token(token))
+        stored = await auth.stored_credential(conn, token)
         if stored is not None and stored.kind in ("access", "refresh"):
             await _revoke(conn, stored)
     return core_web.json_response({}, headers=NO_STORE)
@@ -178,7 +178,7 @@ async def _refresh_grant(
     conn: Connection, params: dict[str, Any], settings: AccountSettings
 ) -> dict[str, Any]:
     presented = _oauth_param(params, "refresh_token")
-    stored = await accounts.credential(conn, tokens.hash_token(presented))
+    stored = await auth.stored_credential(conn, presented)
     if stored is None or stored.kind != "refresh" or stored.user_id is None:
         raise OAuthError("invalid_grant", "The refresh token is not valid")
     if stored.revoked_at is not None:

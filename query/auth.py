@@ -66,9 +66,9 @@ async def current_session(request: web.Request, conn: Connection) -> Session | N
     return Session(User(stored.user_id, stored.role, stored.is_test), stored)
 
 
-async def live_credential(conn: Connection, token: str) -> StoredCredential | None:
-    """The stored token or key (of a live user) or device token that `token` is, if it is
-    neither revoked nor expired; None otherwise."""
+async def stored_credential(conn: Connection, token: str) -> StoredCredential | None:
+    """The stored token or key (of a live user) or device token that `token` is, revoked or
+    expired too; None if there is none."""
     digest = tokens.hash_token(token)
     stored = await accounts.credential(conn, digest)
     # The look-up goes through a unique index on the SHA-256, so the database compares digests,
@@ -78,7 +78,13 @@ async def live_credential(conn: Connection, token: str) -> StoredCredential | No
     # our own ever depends on it.
     if stored is None or not hmac.compare_digest(stored.token_hash, digest):
         return None
-    if stored.revoked_at is not None:
+    return stored
+
+
+async def live_credential(conn: Connection, token: str) -> StoredCredential | None:
+    """As `stored_credential`, but None for a revoked or expired one."""
+    stored = await stored_credential(conn, token)
+    if stored is None or stored.revoked_at is not None:
         return None
     if stored.expires_at is not None and stored.expires_at <= datetime.now(UTC):
         return None

@@ -237,3 +237,17 @@ async def test_a_new_email_needs_the_current_password(client):
     right = {**new, "current_password": support.PASSWORD}
     response = await client.patch("/v0/me", json=right, headers=bearer(token))
     assert (await response.json())["email"] == "kj@example.org"
+
+
+async def test_an_admin_sees_emails_and_private_devices(client, db_pool):
+    owner = await sign_up(client, "hidden")
+    await sign_up(client, "boss")
+    async with db_pool.acquire() as conn:
+        await conn.execute("UPDATE users SET role = 'admin' WHERE username = 'boss'")
+        private = await add_device(conn, owner["id"], "Private", is_private=True)
+    response = await client.get("/v0/users/hidden", headers=bearer(await sign_in(client, "boss")))
+    page = await response.json()
+    assert page["email"] == "hidden@example.org"
+    assert [device["id"] for device in page["devices"]] == [private]
+    listed = await (await client.get("/v0/users", headers=support.basic("boss"))).json()
+    assert {user["email"] for user in listed} == {"hidden@example.org", "boss@example.org"}
