@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import orjson
 from aiohttp import web
 
+from core import credentials as request_credentials
 from core import errors
 from query import auth, documents, geo, snapshot, state
 from storage import errors as storage_errors
@@ -235,7 +236,7 @@ async def world_map(request: web.Request) -> web.Response:
     Anonymous requests never touch the database. Credentials, when presented, are checked (401
     if not live), and a test key gets the map of test devices instead: live data is not theirs.
     """
-    if "Authorization" in request.headers or "access_token" in request.query:
+    if request_credentials.carries_credentials(request.headers, request.query):
         user = await _user(request)
         if user is not None and user.is_test:
             return await _test_map(request, user)
