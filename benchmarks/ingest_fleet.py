@@ -16,7 +16,11 @@ acknowledged reading must be stored exactly once.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
@@ -30,6 +34,8 @@ from psycopg import sql
 from benchmarks import dataset
 from core import tokens
 from storage import migrate
+
+logger = logging.getLogger(__name__)
 
 SENSOR_IDS = dataset.SENSOR_IDS  # SCK 2.1: the 10 sensors a kit posts
 PROBE_SENSOR = 55  # temp
@@ -121,6 +127,24 @@ def make(server_dsn: str, database: str, devices: int) -> Fleet:
         probe_token=plain[devices],
         made_s=time.monotonic() - started,
     )
+
+
+@contextlib.contextmanager
+def exclusive(server_dsn: str, database: str) -> Iterator[None]:
+    """Hold the server's advisory lock of `database` for the duration: a second benchmark run
+    on the same server waits for the first to finish with the database rather than dropping
+    it under it (and they would only slow each other down anyway)."""
+    digest = hashlib.sha256(f"sensorium-bench:{database}".encode()).digest()
+    key = int.from_bytes(digest[:8], signed=True)
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        if not (row and row[0]):
+            logger.warning("another benchmark run is using %s: waiting for it", database)
+            conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
 def drop(server_dsn: str, database: str) -> None:

@@ -53,6 +53,15 @@ _SUSTAINED_SLOPE = 0.02  # backlog growth per second, as a share of the rate, st
 _SUSTAINED_ACKED = 0.97  # share of the offered readings that must be acknowledged
 _MAX_QUEUE_S = 0.5  # requests due but not sent (no free connection), in seconds of the rate
 _PROBE_PERIOD_S = 0.25
+_COMPONENTS = (
+    "gateways",
+    "workers",
+    "postgresql",
+    "postgresql for gateways",
+    "postgresql for workers",
+    "query",
+    "load generator",
+)
 _PROBE_TIMEOUT_S = 30.0
 
 
@@ -68,18 +77,18 @@ class IngestSettings:
     workers: int = 2
     clients: int = 1  # load-generator processes
     connections: int = 256  # keep-alive connections over all load-generator processes
-    warmup_s: float = 3.0
-    saturation_s: float = 6.0  # the closed-loop run
-    screen_s: float = 8.0  # each open-loop screening run
+    warmup_s: float = 2.0
+    saturation_s: float = 5.0  # the closed-loop run
+    screen_s: float = 6.0  # each open-loop screening run
     screens: int = 3
     window_s: float = 10.0  # the final runs: `windows` windows of this length
     windows: int = 3
     retries: int = 2  # final runs repeated lower when they did not hold
     ceiling_warmup_s: float = 1.0
-    ceiling_s: float = 5.0
+    ceiling_s: float = 4.0
     ceiling_repeats: int = 3
     drain_timeout_s: float = 120.0
-    budget_s: float = 330.0  # the end-to-end runs stop retrying lower rates past this
+    budget_s: float = 300.0  # the end-to-end runs stop retrying lower rates past this
 
 
 DEFAULT = IngestSettings()
@@ -368,6 +377,11 @@ class Bench:
         }
         if self.postgres is not None:
             figures["postgresql"] = self.postgres.cpu()
+            clients = {
+                "postgresql for gateways": [p.popen.pid for p in self.platform.gateways],
+                "postgresql for workers": [p.popen.pid for p in self.platform.workers],
+            }
+            figures.update(self.postgres.cpu_by_client(clients))
         return figures
 
     def step(
@@ -658,9 +672,9 @@ def step_summary(step: Step, bench: Bench) -> dict[str, Any]:
     first, last = step.cpu[0], step.cpu[-1]
     acked_total = sum(step.acked(i) for i in range(len(step.windows)))
     stored_total = sum(step.stored(i) for i in range(len(step.windows)))
-    for component in ("gateways", "workers", "postgresql", "query", "load generator"):
-        if component in first:
-            per = acked_total if component in ("gateways", "load generator") else stored_total
+    for component in _COMPONENTS:
+        if component in first and component in last:
+            per = acked_total if "gateways" in component or "load" in component else stored_total
             cpu[component] = (last[component] - first[component]) / max(per, 1) * 1e6
     lags = [lag for _, _, lag in step.probes if lag is not None]
     probe_acks = [ack for _, ack, _ in step.probes]
@@ -715,24 +729,25 @@ def measure(
     lost, and drop the database."""
     settings = QUICK if quick else DEFAULT
     outcome = Outcome()
-    logger.info("making the ingest fleet: %d devices in %s", settings.devices, database)
-    fleet = ingest_fleet.make(server_dsn, database, settings.devices)
-    try:
-        postgres = ingest_services.Postgres(fleet.dsn, database) if is_local else None
-        logger.info("timing %s", ceiling.NAME)
-        outcome.ceiling = ceiling.measure(
-            fleet,
-            postgres,
-            warmup_s=settings.ceiling_warmup_s,
-            duration_s=settings.ceiling_s,
-            repeats=settings.ceiling_repeats,
-        )
-        top = outcome.ceiling.summary()["rate"].median
-        variants = [v for v in (10, 50) if f"ingest_{v * 10}" in chosen]
-        if variants:
-            _end_to_end(fleet, postgres, settings, variants, chosen, top, outcome)
-    finally:
-        ingest_fleet.drop(server_dsn, database)
+    with ingest_fleet.exclusive(server_dsn, database):
+        logger.info("making the ingest fleet: %d devices in %s", settings.devices, database)
+        fleet = ingest_fleet.make(server_dsn, database, settings.devices)
+        try:
+            postgres = ingest_services.Postgres(fleet.dsn, database) if is_local else None
+            logger.info("timing %s", ceiling.NAME)
+            outcome.ceiling = ceiling.measure(
+                fleet,
+                postgres,
+                warmup_s=settings.ceiling_warmup_s,
+                duration_s=settings.ceiling_s,
+                repeats=settings.ceiling_repeats,
+            )
+            top = outcome.ceiling.summary()["rate"].median
+            variants = [v for v in (10, 50) if f"ingest_{v * 10}" in chosen]
+            if variants:
+                _end_to_end(fleet, postgres, settings, variants, chosen, top, outcome)
+        finally:
+            ingest_fleet.drop(server_dsn, database)
     return outcome
 
 
@@ -892,6 +907,7 @@ def text(extra: dict[str, Any]) -> str:
         return ""
     layout = extra["layout"]
     lines = [
+        "",
         "",
         f"Ingest: {layout['devices']:,} devices over {layout['connections']} keep-alive "
         f"connections from {layout['load_generators']} load-generator process(es) to "

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -155,6 +156,7 @@ class Postgres:
         stat = Path(f"/proc/{row[0]}/stat").read_text().rsplit(")", 1)[1].split()
         self.postmaster = int(stat[1])  # the parent of every backend
         self.database = database
+        self.dsn = dsn
 
     def pids(self) -> tuple[list[int], list[int]]:
         """(the benchmark database's backends, the auxiliary processes)."""
@@ -174,7 +176,54 @@ class Postgres:
         backends, auxiliary = self.pids()
         return cpu_seconds(backends + auxiliary)
 
+    def cpu_by_client(self, clients: dict[str, list[int]]) -> dict[str, float]:
+        """CPU seconds of the backends serving each group of client processes (by the client
+        port of each backend, and the process `ss` says owns that port); {} without `ss`."""
+        ports = _client_ports(urlsplit(self.dsn).port or 5432)
+        if ports is None:
+            return {}
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid, client_port FROM pg_stat_activity"
+                " WHERE datname = current_database() AND client_port IS NOT NULL"
+            ).fetchall()
+        owner = {pid: name for name, pids in clients.items() for pid in pids}
+        groups: dict[str, list[int]] = {name: [] for name in clients}
+        for backend, port in rows:
+            name = owner.get(ports.get(int(port), -1))
+            if name is not None:
+                groups[name].append(int(backend))
+        return {name: cpu_seconds(backends) for name, backends in groups.items()}
+
     def peak_backend_rss_mib(self) -> float | None:
         """The largest peak resident set of a backend (shared buffers it touched included)."""
         sizes = [size for pid in self.pids()[0] if (size := peak_rss_mib(pid)) is not None]
         return max(sizes) if sizes else None
+
+
+def _client_ports(server_port: int) -> dict[int, int] | None:
+    """Local TCP port -> owning process, for connections to `server_port` on this machine."""
+    try:
+        listing = subprocess.run(
+            ["ss", "-tnpH", "state", "established"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    ports: dict[int, int] = {}
+    for line in listing.splitlines():
+        fields = line.split()
+        if len(fields) < 5 or "pid=" not in line:
+            continue
+        local, peer = fields[2], fields[3]
+        if not peer.endswith(f":{server_port}"):
+            continue
+        pid_text = line.split("pid=", 1)[1].split(",", 1)[0]
+        try:
+            ports[int(local.rsplit(":", 1)[1])] = int(pid_text)
+        except ValueError:
+            continue
+    return ports
