@@ -93,8 +93,9 @@ async def update(
 
 
 async def soft_delete(conn: Connection, user_id: int) -> bool:
-    """Mark the user deleted; False if it was absent or already deleted. The caller revokes
-    the user's tokens in the same transaction."""
+    """Mark the user and their devices deleted (the workers purge the devices' readings);
+    False if the user was absent or already deleted. The caller revokes the user's tokens in
+    the same transaction."""
     with errors.translated():
         return await conn.fetchval(SQL["user_soft_delete"], user_id) is not None
 

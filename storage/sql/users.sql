@@ -54,10 +54,16 @@ RETURNING id, uuid, username, email, password_hash, role, first_name, last_name,
           country_code, url, avatar, created_at, updated_at;
 
 -- user_soft_delete --
--- Mark user $1 deleted; returns its id if it was live.
-UPDATE users SET deleted_at = now(), updated_at = now()
- WHERE id = $1 AND deleted_at IS NULL
-RETURNING id;
+-- Mark user $1 deleted with its devices (their tokens forgotten; the workers purge their readings); returns its id if it was live.
+WITH deleted AS (
+    UPDATE users SET deleted_at = now(), updated_at = now()
+     WHERE id = $1 AND deleted_at IS NULL
+    RETURNING id
+), devices_deleted AS (
+    UPDATE devices SET deleted_at = now(), updated_at = now(), device_token_hash = NULL
+     WHERE owner_id IN (SELECT id FROM deleted) AND deleted_at IS NULL
+)
+SELECT id FROM deleted;
 
 -- users_listing --
 -- Users who are not deleted, with the columns one may filter and sort on; storage/listings.py appends conditions.

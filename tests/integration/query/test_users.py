@@ -223,6 +223,23 @@ async def test_deleting_me_hides_the_user_everywhere_and_revokes_every_token(cli
     assert response.status == 401
 
 
+async def test_deleting_me_deletes_my_devices(client, db_pool):
+    user = await sign_up(client, "leaving")
+    token = await sign_in(client, "leaving")
+    async with db_pool.acquire() as conn:
+        device = await add_device(conn, user["id"], "balcony")
+        await conn.execute("UPDATE devices SET device_token_hash = '\\x01' WHERE id = $1", device)
+    assert (await client.get(f"/v0/devices/{device}")).status == 200
+    assert (await client.delete("/v0/me", headers=bearer(token))).status == 200
+    assert (await client.get(f"/v0/devices/{device}")).status == 404
+    async with db_pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT deleted_at, device_token_hash FROM devices WHERE id = $1", device
+        )
+    assert row["deleted_at"] is not None
+    assert row["device_token_hash"] is None
+
+
 async def test_a_new_email_needs_the_current_password(client):
     await sign_up(client, "katherine")
     token = await sign_in(client, "katherine")
