@@ -141,9 +141,16 @@ class Result:
             "client_cpu": Spread.of([r.client_cpu for r in runs]),
             "server_cpu": Spread.of([r.server_cpu for r in runs]),
         }
+        # CPU per operation depends much less than rates do on what else the machine runs.
+        summary["server_us_per_op"] = Spread.of(
+            [1e6 * r.server_cpu / r.rate for r in runs if r.rate > 0]
+        )
         database = [r.database_cpu for r in runs if r.database_cpu is not None]
         if database:
             summary["database_cpu"] = Spread.of(database)
+            summary["database_us_per_op"] = Spread.of(
+                [1e6 * r.database_cpu / r.rate for r in runs if r.database_cpu and r.rate > 0]
+            )
         return summary
 
     @property
@@ -277,8 +284,9 @@ class Report:
         """The results as a Markdown table (readable as plain text too)."""
         lines = [
             "| workload | via | answer | rate (median, min-max) | x ceiling | p50 ms | p99 ms "
-            "| target | client CPU | service CPU | db CPU | errors |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| target | client CPU | service CPU | db CPU | service / db CPU µs per op "
+            "| errors |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for result in [*self.ceilings.values(), *self.results]:
             lines.append(self._row(result))
@@ -301,7 +309,8 @@ class Report:
             f"| {'-' if ratio is None else ratio.text(2)} "
             f"| {summary['p50_ms'].text(2)} | {summary['p99_ms'].text(2)} | {target} "
             f"| {summary['client_cpu'].text(2)} | {summary['server_cpu'].text(2)} "
-            f"| {'-' if database is None else database.text(2)} | {result.errors} |"
+            f"| {'-' if database is None else database.text(2)} "
+            f"| {_per_op(summary)} | {result.errors} |"
         )
 
     def machine_line(self) -> str:
@@ -328,7 +337,7 @@ class Report:
                 f"{s['clients']} load-generator process(es); each workload "
                 f"{s['repeats']} runs of {s['duration_s']} s after {s['warmup_s']} s of warm-up. "
                 "Figures are medians over the runs with (min-max); CPU is in cores "
-                "(1.00 = one core busy).",
+                "(1.00 = one core busy), and per operation in CPU microseconds.",
                 "",
                 self.table(),
                 *(
@@ -348,6 +357,12 @@ def _answer(answer: dict[str, Any]) -> str:
     if "gzip_bytes" in answer:
         parts.append(f"{_size(answer['gzip_bytes'])} gzipped")
     return ", ".join(parts) or "-"
+
+
+def _per_op(summary: dict[str, Spread]) -> str:
+    service = summary["server_us_per_op"].median
+    database = summary.get("database_us_per_op")
+    return f"{service:,.0f} / " + ("-" if database is None else f"{database.median:,.0f}")
 
 
 def _size(size: int) -> str:

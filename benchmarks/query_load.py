@@ -219,7 +219,9 @@ def prepared(workload: Workload, port: int) -> tuple[Workload, dict[str, Any]]:
 # Timing ---------------------------------------------------------------------------------------
 
 
-CpuProbe = Callable[[], float | None]
+# CPU seconds so far of each database backend serving the target, by process id; None when
+# the database is not on this machine.
+CpuProbe = Callable[[], dict[int, float] | None]
 
 
 def run(
@@ -304,9 +306,11 @@ def _sample(
         _sleep_until(stop)
         service_1, database_1, at_1 = services.cpu_seconds(target.pids), database_cpu(), time.time()
         span = max(at_1 - at_0, 1e-9)
-        database = (
-            None if database_0 is None or database_1 is None else (database_1 - database_0) / span
-        )
+        database = None
+        if database_0 is not None and database_1 is not None:
+            # Backends that left during the window are not counted; new ones count whole.
+            used = sum(cpu - database_0.get(pid, 0.0) for pid, cpu in database_1.items())
+            database = used / span
         samples.append(((service_1 - service_0) / span, database))
     return samples
 

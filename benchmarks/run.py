@@ -19,7 +19,6 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -146,7 +145,7 @@ def _measure(
     data: dataset.Dataset,
     load: query_load.LoadSettings,
     only: set[str],
-    database_cpu: Callable[[], float | None],
+    database_cpu: query_load.CpuProbe,
     dsn: str,
     args: argparse.Namespace,
 ) -> None:
@@ -234,11 +233,11 @@ def _versions(dsn: str) -> dict[str, str]:
     }
 
 
-def _database_cpu_probe(dsn: str) -> Callable[[], float | None]:
-    """CPU seconds so far of the query service's backends (by application name)."""
+def _database_cpu_probe(dsn: str) -> query_load.CpuProbe:
+    """CPU seconds so far of each of the query service's backends (by application name)."""
     conn = psycopg.connect(dsn, autocommit=True)
 
-    def probe() -> float | None:
+    def probe() -> dict[int, float] | None:
         pids = [
             row[0]
             for row in conn.execute(
@@ -246,7 +245,7 @@ def _database_cpu_probe(dsn: str) -> Callable[[], float | None]:
                 " AND application_name = 'sensorium'"
             )
         ]
-        return services.cpu_seconds(pids) if pids else None
+        return {pid: services.cpu_seconds([pid]) for pid in pids}
 
     return probe
 
