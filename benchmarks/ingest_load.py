@@ -423,9 +423,10 @@ class Bench:
                     json.dump(job, job_file)
                 clients.append(
                     subprocess.Popen(
-                        [sys.executable, "-m", "benchmarks.ingest_loadgen", path],
+                        [sys.executable, "-m", "benchmarks.ingest_loadgen", path, path + ".out"],
                         cwd=harness.ROOT,
-                        stdout=subprocess.PIPE,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE,
                     )
                 )
             prober = None
@@ -437,7 +438,7 @@ class Bench:
                 prober.start()
             try:
                 backlog, cpu = self._sample(spans, [c.pid for c in clients])
-                outputs = [c.communicate(timeout=120)[0] for c in clients]
+                errors = [c.communicate(timeout=120)[1] for c in clients]
             finally:
                 for client in clients:
                     if client.poll() is None:
@@ -445,10 +446,22 @@ class Bench:
                         client.wait()
             if prober is not None:
                 prober.join(_PROBE_TIMEOUT_S + 5)
-        for client in clients:
-            if client.returncode != 0:
-                raise RuntimeError(f"the ingest load generator failed ({client.returncode})")
-        results = [json.loads(output) for output in outputs]
+            results = []
+            for c, (client, error) in enumerate(zip(clients, errors, strict=True)):
+                saved = os.path.join(folder, f"job-{c}.json.out")
+                text = error.decode(errors="replace")[-2000:]
+                if not os.path.exists(saved):
+                    raise RuntimeError(
+                        f"the ingest load generator failed ({client.returncode}): {text}"
+                    )
+                if client.returncode != 0:
+                    logger.warning(
+                        "the ingest load generator exited with %s after saving its result: %s",
+                        client.returncode,
+                        text,
+                    )
+                with open(saved) as result_file:
+                    results.append(json.load(result_file))
         result = Step(mode, per_request, rate, spans, results, backlog, cpu)
         if prober is not None:
             result.probes = prober.samples
@@ -915,8 +928,8 @@ def text(extra: dict[str, Any]) -> str:
         f"{layout['workers']} workers; rate limits off.",
         "",
         "| run | offered/s | acked/s | stored/s | backlog start → end (max) | ack p50/p99 ms "
-        "| ack→queryable p50/p99 ms | CPU s per M readings: gateways / workers / PostgreSQL / "
-        "load gen | sustained |",
+        "| ack→queryable p50/p99 ms | CPU s per M readings: gateways / workers / PostgreSQL "
+        "(for gateways + for workers) / load gen | sustained |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, run in extra["runs"].items():
@@ -928,7 +941,8 @@ def text(extra: dict[str, Any]) -> str:
             f"| {run['backlog_start']:,} → {run['backlog_end']:,} ({run['backlog_max']:,}) "
             f"| {run['ack_p50_ms']:.1f} / {run['ack_p99_ms']:.1f} "
             f"| {run['lag_p50_ms']:.0f} / {run['lag_p99_ms']:.0f} "
-            f"| {_cpu(cpu, 'gateways')} / {_cpu(cpu, 'workers')} / {_cpu(cpu, 'postgresql')} / "
+            f"| {_cpu(cpu, 'gateways')} / {_cpu(cpu, 'workers')} / {_cpu(cpu, 'postgresql')} "
+            f"({_cpu(cpu, 'postgresql for gateways')} + {_cpu(cpu, 'postgresql for workers')}) / "
             f"{_cpu(cpu, 'load generator')} "
             f"| {'yes' if run['sustained'] else 'no'}: {run['sustained_why']} |"
         )

@@ -1,4 +1,5 @@
-"""The ingest load generator, run as its own process: `python -m benchmarks.ingest_loadgen JOB`.
+"""The ingest load generator, run as its own process:
+`python -m benchmarks.ingest_loadgen JOB RESULT`.
 
 It simulates devices posting SmartCitizen bodies over keep-alive HTTP/1.1 connections: request
 `r` of this process belongs to its device `r % n`, as that device's `r // n`-th request, with
@@ -14,7 +15,7 @@ Two modes:
   due, so a slow server cannot hide its queue (no coordinated omission).
 
 The job (a JSON file) names the gateway, the devices and their tokens, the grid, the mode and
-rate, the connections and the wall-clock windows. The result (one JSON line) has per window the
+rate, the connections and the wall-clock windows. The result (a JSON file) has per window the
 latencies of the requests due in it, their statuses, the readings and requests acknowledged
 (200) in it, and this process's CPU seconds in it; and over the whole job the readings
 acknowledged, the requests left unanswered (sent, no answer: perhaps staged) and never sent,
@@ -30,6 +31,7 @@ import json
 import resource
 import sys
 import time
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -324,11 +326,19 @@ def decode_latencies(text: str) -> np.ndarray[Any, np.dtype[np.float32]]:
     return np.frombuffer(base64.b64decode(text), dtype=np.float32)
 
 
+async def _run_and_save(job: dict[str, Any], path: Path) -> None:
+    result = await run(job)
+    # Written aside and renamed, so the driver never reads half a result; and before the event
+    # loop is torn down, so nothing that happens then can lose it.
+    aside = path.with_suffix(".partial")
+    aside.write_text(json.dumps(result) + "\n")
+    aside.rename(path)
+
+
 def main() -> None:
     with open(sys.argv[1], "rb") as job_file:
         job = json.loads(job_file.read())
-    result = uvloop.run(run(job))
-    sys.stdout.write(json.dumps(result) + "\n")
+    uvloop.run(_run_and_save(job, Path(sys.argv[2])))
 
 
 if __name__ == "__main__":
