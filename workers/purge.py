@@ -86,32 +86,28 @@ class Purger:
         Raises StorageUnavailable or StorageError (each slice is committed on its own).
         """
         waiting: list[int] = []  # deleted too recently to be marked, nothing left for now
-        rows: dict[int, int] = {}
+        rows: dict[int, int] = {}  # per device not purged yet
         purged: list[int] = []
+        total = 0
         for _ in range(self.settings.max_slices):
             done = await self.purge_slice(pool, skip=waiting)
             if done is None:
                 break
+            total += done.deleted
             rows[done.device_id] = rows.get(done.device_id, 0) + done.deleted
             if done.purged:
                 purged.append(done.device_id)
+                _progress(done.device_id, rows.pop(done.device_id))
+                logger.info(
+                    "deleted device %d purged: nothing of it is left",
+                    done.device_id,
+                    extra={"action": "device_purged", "device_id": done.device_id},
+                )
             elif done.deleted == 0:
                 waiting.append(done.device_id)
         for device_id, count in rows.items():
-            if count:
-                logger.info(
-                    "purged %d rows of deleted device %d",
-                    count,
-                    device_id,
-                    extra={"action": "purge_progress", "device_id": device_id, "rows": count},
-                )
-        for device_id in purged:
-            logger.info(
-                "deleted device %d purged: nothing of it is left",
-                device_id,
-                extra={"action": "device_purged", "device_id": device_id},
-            )
-        return Round(sum(rows.values()), tuple(purged))
+            _progress(device_id, count)
+        return Round(total, tuple(purged))
 
     async def purge_slice(self, pool: storage_pool.Pool, *, skip: list[int]) -> Slice | None:
         """One transaction: at most `slice_rows` rows of one deleted device (not in `skip`)
@@ -126,3 +122,13 @@ class Purger:
             if done:
                 await registry.mark_purged(conn, target.id)
         return Slice(target.id, count, done, target.settled)
+
+
+def _progress(device_id: int, count: int) -> None:
+    if count:
+        logger.info(
+            "purged %d rows of deleted device %d",
+            count,
+            device_id,
+            extra={"action": "purge_progress", "device_id": device_id, "rows": count},
+        )

@@ -55,8 +55,9 @@ SELECT c.id, c.deleted_at < now() - $2::float8 * interval '1 second' AS settled
          WHERE deleted_at IS NOT NULL AND purged_at IS NULL AND id <> ALL($1::bigint[])
          ORDER BY deleted_at, id
          LIMIT 16) AS c
+-- No outer ORDER BY: the candidates come in order, and the first one locked ends the scan, so
+-- no other candidate is locked in passing.
  WHERE pg_try_advisory_xact_lock(1581580290, (c.id % 2147483647)::integer)
- ORDER BY c.deleted_at, c.id
  LIMIT 1;
 
 -- registry_purge_readings --
