@@ -61,6 +61,7 @@ class Workload:
     rows: Callable[[Any], int] | None = None  # rows in one decoded answer
     expected_rows: int | None = None
     via_nginx: bool = False  # also timed through nginx
+    alone: bool = False  # also timed with one connection: the latency without queueing
     ceiling: str | None = "http_empty"
 
 
@@ -116,6 +117,7 @@ def workloads(data: dataset.Dataset) -> list[Workload]:
             rows=lambda body: len(body["data"]["sensors"]),
             expected_rows=len(sensors),
             via_nginx=True,
+            alone=True,
         ),
         Workload(
             "readings_1d_raw",
@@ -131,6 +133,7 @@ def workloads(data: dataset.Dataset) -> list[Workload]:
             target=harness.Target("p99_ms", 20.0, False, "p99 ≤ 20 ms"),
             rows=lambda body: len(body["readings"]),
             expected_rows=365,
+            alone=True,
         ),
         Workload(
             "readings_30d_1h_3",

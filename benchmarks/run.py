@@ -16,6 +16,7 @@ docs/performance.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -168,16 +169,19 @@ def _measure(
         if not args.no_nginx and any(w.via_nginx for w in chosen):
             nginx = services.start_nginx(query)
             started.append(nginx)
+        alone = dataclasses.replace(load, connections=1, clients=1)
         for workload in chosen:
-            targets = [("query", query)]
+            runs = [("query", query, load)]
+            if workload.alone:
+                runs.append(("query, 1 connection", query, alone))
             if nginx is not None and workload.via_nginx:
-                targets.append(("nginx", nginx))
-            for via, target in targets:
+                runs.append(("nginx", nginx, load))
+            for via, target, settings in runs:
                 logger.info("timing %s through %s", workload.name, via)
                 try:
                     ready, answer = query_load.prepared(workload, target.port)
                     result = query_load.run(
-                        ready, target, load, via=via, database_cpu=database_cpu, answer=answer
+                        ready, target, settings, via=via, database_cpu=database_cpu, answer=answer
                     )
                 except Exception as exc:  # one broken workload must not lose the others
                     logger.exception("%s through %s failed", workload.name, via)
@@ -187,6 +191,8 @@ def _measure(
                     continue
                 if via == "nginx":
                     result.notes.append("service CPU is nginx's; the query service is behind it")
+                if settings is alone:
+                    result.notes.append("one connection: latency without queueing behind others")
                 report.results.append(result)
         if args.profile != "none":
             report.extra["profiles"] = profiling.profile_missed(

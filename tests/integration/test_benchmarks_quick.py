@@ -67,7 +67,13 @@ def test_quick_run_measures_every_workload(bench_database: str, tmp_path: Path) 
     assert result["dataset"]["name"] == "small"
     assert result["dataset"]["map_devices"] == 1000
     assert {w["name"] for w in result["workloads"]} == WORKLOADS
-    assert {w["via"] for w in result["workloads"]} == {"query", "nginx"}
+    assert {(w["name"], w["via"]) for w in result["workloads"]} == {
+        *((name, "query") for name in WORKLOADS),
+        ("device", "query, 1 connection"),
+        ("readings_1y_1d", "query, 1 connection"),
+        ("device", "nginx"),
+        ("world_map_304", "nginx"),
+    }
     ceiling = result["ceilings"]["http_empty"]
     for workload in [ceiling, *result["workloads"]]:
         name = f"{workload['name']} via {workload['via']}"
