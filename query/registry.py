@@ -225,7 +225,11 @@ async def _body(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
     if not raw.strip():
         return {}
-    if request.content_type not in ("application/json", "application/octet-stream"):
+    json_type = request.content_type.endswith("+json")  # application/merge-patch+json
+    if not json_type and request.content_type not in (
+        "application/json",
+        "application/octet-stream",
+    ):
         raise errors.UnsupportedMediaType(
             "Send a JSON object or a form.", code="unsupported_media_type"
         )
@@ -243,9 +247,9 @@ def _form(form: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in form.items():
         if not isinstance(value, str):
             raise errors.BadRequest(f"{key[:64]} must be text", code="invalid_body")
-        if key == "user_tags[]":
-            fields.setdefault("user_tags", []).append(value)
-        elif key in fields:
+        if key == "user_tags[]" and isinstance(fields.setdefault("user_tags", []), list):
+            fields["user_tags"].append(value)
+        elif key in fields or key == "user_tags[]":
             message = f"{key[:64]} is given more than once"
             raise errors.BadRequest(message, code="invalid_body", fields={key[:64]: [message]})
         else:

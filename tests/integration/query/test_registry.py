@@ -438,3 +438,28 @@ async def test_others_see_coordinates_rounded_and_near_uses_them(client, people)
     around = {"near": "41.403,2.156", "within": "0.01"}
     found = await (await client.get("/v0/devices", params=around)).json()
     assert [(d["latitude"], d["longitude"]) for d in found] == [rounded]
+
+
+async def test_form_tags_may_repeat_and_json_may_be_a_merge_patch(client, people):
+    form = [("name", "Tags"), ("mac_address", "02:00:00:00:00:05")]
+    form += [("user_tags[]", "a"), ("user_tags[]", "b")]
+    response = await client.post("/v0/devices", data=form, headers=people.owner)
+    assert response.status == 201, await response.text()
+    device = await response.json()
+    assert device["user_tags"] == ["a", "b"]
+    mixed = [*form, ("user_tags", "c")]
+    response = await client.post("/v0/devices", data=mixed, headers=people.owner)
+    assert response.status == 400
+    response = await client.patch(
+        f"/v0/devices/{device['id']}",
+        data=b'{"description": "merge"}',
+        headers={**people.owner, "Content-Type": "application/merge-patch+json"},
+    )
+    assert response.status == 200
+    assert (await response.json())["description"] == "merge"
+    response = await client.patch(
+        f"/v0/devices/{device['id']}",
+        data=b"[1, 2]",
+        headers={**people.owner, "Content-Type": "application/json"},
+    )
+    assert response.status == 400
