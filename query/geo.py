@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 _BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"
 PUBLIC_DECIMALS = 3  # about 110 m of latitude: enough for a map, not enough to find a door
+_PUBLIC_STEP = Decimal(1).scaleb(-PUBLIC_DECIMALS)
 
 
 def geohash(latitude: float, longitude: float, precision: int = 9) -> str:
@@ -29,7 +32,14 @@ def geohash(latitude: float, longitude: float, precision: int = 9) -> str:
 
 
 def public_coordinate(value: float | None, precise: bool) -> float | None:
-    """A coordinate as shown to others: rounded to about 100 m unless the owner allows precision."""
+    """A coordinate as shown to others: rounded to about 100 m unless the owner allows precision.
+
+    Rounded as PostgreSQL rounds `value::numeric` (its 15 significant digits, halves away from
+    zero), so the listings' SQL, which filters and measures `near` distances on the rounded
+    coordinates, rounds exactly as the documents show them (Python's `round` would give 2.156
+    for 2.1565, whose binary value is just below the half; PostgreSQL gives 2.157).
+    """
     if value is None or precise:
         return value
-    return round(value, PUBLIC_DECIMALS)
+    rounded = float(Decimal(f"{value:.15g}").quantize(_PUBLIC_STEP, rounding=ROUND_HALF_UP))
+    return rounded + 0.0  # -0.0 shows as 0.0, as PostgreSQL's numeric has no negative zero

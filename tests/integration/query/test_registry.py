@@ -463,3 +463,11 @@ async def test_form_tags_may_repeat_and_json_may_be_a_merge_patch(client, people
         headers={**people.owner, "Content-Type": "application/json"},
     )
     assert response.status == 400
+
+
+async def test_documents_round_as_the_listing_filters_do(client, people):
+    device = await _create(client, people.owner, latitude=41.4035, longitude=2.1565)
+    public = await (await client.get(f"/v0/devices/{device['id']}")).json()
+    assert (public["latitude"], public["longitude"]) == (41.404, 2.157)
+    found = await client.get("/v0/devices", params={"q[longitude_eq]": "2.157"})
+    assert [(d["id"], d["longitude"]) for d in await found.json()] == [(device["id"], 2.157)]
