@@ -36,6 +36,8 @@ class Database:
         try:
             async with asyncio.timeout(self.timeout_s):
                 self.pool = await pool.open(self.settings)
+        except errors.UnsafeDatabase:
+            raise  # not an outage to wait out: the process stops
         except (errors.StorageError, TimeoutError) as exc:
             logger.debug("database not reachable: %s", exc)
             self.last_error = exc

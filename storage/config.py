@@ -25,19 +25,22 @@ class DatabaseSettings:
     pool_min: int = 2
     pool_max: int = 10
     command_timeout_s: float = 60.0
+    # A server with fsync or synchronous_commit off may serve only a throwaway instance.
+    throwaway: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, pool_max: int = 10) -> DatabaseSettings:
         """DATABASE_URL, else the PG* variables, else the embedded cluster's address."""
         pool = settings.get_int(env, "DATABASE_POOL_MAX", pool_max, minimum=1)
         timeout = settings.get_float(env, "DATABASE_COMMAND_TIMEOUT_S", 60.0, minimum=0.1)
+        throwaway = settings.get_bool(env, "DATABASE_THROWAWAY", False)
         if env.get("DATABASE_URL"):
             dsn, embedded = env.get("DATABASE_URL"), False
         elif any(env.get(name) for name in _LIBPQ_VARIABLES):
             dsn, embedded = None, False
         else:
             dsn, embedded = embedded_dsn(), True
-        return cls(dsn, embedded, min(2, pool), pool, timeout)
+        return cls(dsn, embedded, min(2, pool), pool, timeout, throwaway)
 
     @property
     def display(self) -> str:

@@ -22,6 +22,11 @@ class StorageUnavailable(StorageError):
     """Database unreachable, overloaded or asked us to retry; retry later."""
 
 
+class UnsafeDatabase(StorageError):
+    """The server could lose committed transactions on a crash (fsync or synchronous_commit
+    off), and the settings do not say it is a throwaway instance."""
+
+
 class UniqueViolation(StorageError):
     """A row with the same key already exists."""
 

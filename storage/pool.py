@@ -10,6 +10,7 @@ import orjson
 
 from storage import errors
 from storage.config import DatabaseSettings
+from storage.queries import SQL
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,11 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def open(db: DatabaseSettings, *, max_size: int | None = None) -> Pool:
-    """An open pool to `db`; runs `SELECT 1` first, raising StorageUnavailable if unreachable."""
+    """An open pool to `db`, raising StorageUnavailable if unreachable.
+
+    Raises UnsafeDatabase if the server could lose what it reports committed (fsync or
+    synchronous_commit off, as this pool's sessions see them) unless `db.throwaway` says so.
+    """
     size = max_size or db.pool_max
     with errors.translated():
         pool = await asyncpg.create_pool(
@@ -40,7 +45,29 @@ async def open(db: DatabaseSettings, *, max_size: int | None = None) -> Pool:
             init=_init_connection,
             server_settings={"application_name": "sensorium"},
         )
-        await pool.fetchval("SELECT 1")
+        fsync, synchronous_commit = await pool.fetchrow(SQL["server_durability"])
+    unsafe = [
+        f"{name} is {value}"
+        for name, value, safe in (
+            ("fsync", fsync, fsync == "on"),
+            ("synchronous_commit", synchronous_commit, synchronous_commit not in ("off", "local")),
+        )
+        if not safe
+    ]
+    if unsafe and not db.throwaway:
+        await close(pool, timeout=db.command_timeout_s)
+        raise errors.UnsafeDatabase(
+            f"{' and '.join(unsafe)} on {db.display}: a crash could lose readings that were "
+            "acknowledged. Turn it on, or set DATABASE_THROWAWAY=true for an instance whose "
+            "data may be lost."
+        )
+    if unsafe:
+        logger.warning(
+            "%s on %s: running anyway, as DATABASE_THROWAWAY says this instance's data may be lost",
+            " and ".join(unsafe),
+            db.display,
+            extra={"action": "db_not_durable"},
+        )
     return pool
 
 

@@ -5,3 +5,7 @@ SELECT (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS ti
        current_setting('fsync') AS fsync,
        current_setting('synchronous_commit') AS synchronous_commit,
        current_setting('server_version') AS server_version;
+
+-- server_durability --
+-- The durability settings this session commits under (a database or role may lower synchronous_commit).
+SELECT current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS synchronous_commit;
