@@ -45,7 +45,9 @@ async def open(db: DatabaseSettings, *, max_size: int | None = None) -> Pool:
             init=_init_connection,
             server_settings={"application_name": "sensorium"},
         )
-        fsync, synchronous_commit = await pool.fetchrow(SQL["server_durability"])
+        durability = await pool.fetchrow(SQL["server_durability"])
+    assert durability is not None  # one row, always
+    fsync, synchronous_commit = durability["fsync"], durability["synchronous_commit"]
     unsafe = [
         f"{name} is {value}"
         for name, value, safe in (
