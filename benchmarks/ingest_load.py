@@ -658,14 +658,22 @@ def lag_result(name: str, title: str, step: Step, target: harness.Target) -> har
         title=title,
         via=_via(step),
         unit="probes/s",
-        runs=[dataclasses.replace(run, errors=0, statuses={}) for run in runs],
+        # CPU belongs to the run's readings, given in the row of the same run; per probe it
+        # would mean nothing.
+        runs=[
+            dataclasses.replace(
+                run, errors=0, statuses={}, client_cpu=0.0, server_cpu=0.0, database_cpu=None
+            )
+            for run in runs
+        ],
         answer={},
         target=target,
         ceiling=None,
     )
     result.notes.append(
         "p50/p99: from a probe reading's acknowledgement until GET /v0/devices/:id shows its "
-        f"value, polled every 5-20 ms; {missing} probes refused or never shown within "
+        f"value, polled every 5-20 ms; CPU is in the row of the same run; {missing} probes "
+        "refused or never shown within "
         f"{_PROBE_TIMEOUT_S:.0f} s"
     )
     if missing:

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from benchmarks import ingest_load
+from benchmarks import ceiling, ingest_load
 
 ROOT = Path(__file__).resolve().parents[2]
 END_TO_END = {"ingest_100", "ingest_100_half", "ingest_100_half_lag", "ingest_500"}
@@ -49,18 +49,19 @@ def test_quick_run_measures_every_ingest_workload(bench_database: str, tmp_path:
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     result = json.loads(out.read_text())
 
-    ceiling = result["ceilings"][ingest_load.ceiling.NAME]
-    assert ceiling["unit"] == "readings/s"
+    copy = result["ceilings"][ceiling.NAME]
+    assert copy["unit"] == "readings/s"
     workloads = {w["name"]: w for w in result["workloads"] if w["name"] in ingest_load.NAMES}
     assert set(workloads) == END_TO_END
-    for workload in [ceiling, *workloads.values()]:
+    for workload in [copy, *workloads.values()]:
         name = workload["name"]
         assert workload["errors"] == 0, name
         assert len(workload["runs"]) == ingest_load.QUICK.windows, name
         for run in workload["runs"]:
             assert run["operations"] > 0, name
             assert 0 < run["p50_ms"] <= run["p99_ms"], name
-            assert run["client_cpu"] > 0 and run["server_cpu"] > 0, name
+            if name != "ingest_100_half_lag":  # its CPU is that of ingest_100_half's run
+                assert run["client_cpu"] > 0 and run["server_cpu"] > 0, name
         rate = workload["summary"]["rate"]
         assert 0 < rate["min"] <= rate["median"] <= rate["max"], name
     for name in ("ingest_100", "ingest_100_half", "ingest_500"):
