@@ -13,6 +13,7 @@ the samples (benchmarks/profiling.py), and the CPU seconds per million readings 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import subprocess
@@ -35,7 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=40_000, help="readings/s offered")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the profile")
     parser.add_argument("--per-request", type=int, default=10, choices=(10, 50))
-    parser.add_argument("--devices", type=int, default=5_000)
+    parser.add_argument("--devices", type=int, default=10_000)
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds before sampling")
     parser.add_argument("--out", type=Path, help="write the profiles here as JSON")
     args = parser.parse_args(argv)
     core_logging.setup("INFO", process="bench")
@@ -44,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     cluster = embedded.Cluster()
     cluster.ensure_running()
     server_dsn = cluster.dsn("postgres")
-    settings = ingest_load.DEFAULT
+    settings = dataclasses.replace(ingest_load.DEFAULT, warmup_s=args.warmup)
     fleet = ingest_fleet.make(server_dsn, DATABASE, args.devices)
     try:
         postgres = ingest_services.Postgres(fleet.dsn, DATABASE)
