@@ -152,8 +152,9 @@ class Postgres:
     def __init__(self, dsn: str, database: str) -> None:
         with psycopg.connect(dsn) as conn:
             row = conn.execute("SELECT pg_backend_pid()").fetchone()
-        assert row is not None
-        stat = Path(f"/proc/{row[0]}/stat").read_text().rsplit(")", 1)[1].split()
+            assert row is not None
+            # Read while connected: the backend exits when the connection closes.
+            stat = Path(f"/proc/{row[0]}/stat").read_text().rsplit(")", 1)[1].split()
         self.postmaster = int(stat[1])  # the parent of every backend
         self.database = database
         self.dsn = dsn
