@@ -90,8 +90,8 @@ class Scale:
         """One paragraph saying exactly what the dataset is."""
         coarse = self.raw_days - self.minute_days
         older = (
-            f", the {coarse} days before at one reading every {self.coarse_interval_s // 60} "
-            "minutes (so the hypertable has all its chunks)"
+            f", the {coarse} day{'s' if coarse > 1 else ''} before at one reading every "
+            f"{self.coarse_interval_s // 60} minutes (so the hypertable has all its chunks)"
             if coarse
             else ""
         )
@@ -113,7 +113,7 @@ SCALES = {
     # chunk structure and rollups, raw 1-minute data for the two most recent days.
     "default": Scale("default", 20_000, 1_000, 30, 2, 3600, 30, 365),
     # The requirement as written: 1,000 devices x 10 sensors x 30 days at 1 minute (432 M raw
-    # rows, about 45 GB with its index): hours to load, and more than this machine's memory.
+    # rows, about 45 GB with its index): more than this machine's memory.
     "full": Scale("full", 20_000, 1_000, 30, 30, 60, 30, 365),
 }
 

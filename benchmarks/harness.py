@@ -326,6 +326,16 @@ class Report:
         """The table with what it was measured on, as printed and kept in the docs."""
         s = self.settings
         dirty = " (with uncommitted changes)" if self.dirty else ""
+        load = self.machine["load_average_at_start"][0]
+        busy = (
+            [
+                f"- **The machine was busy**: load average {load} at the start on "
+                f"{self.machine['cores']} cores, so rates and latencies are lower and noisier "
+                "than on a quiet machine; CPU per operation is the steadier figure."
+            ]
+            if load > 0.5 * (self.machine["cores"] or 1)
+            else []
+        )
         return "\n".join(
             [
                 f"Measured {self.started_at:%Y-%m-%d %H:%M} UTC at commit `{self.commit}`{dirty}, "
@@ -338,6 +348,7 @@ class Report:
                 f"{s['repeats']} runs of {s['duration_s']} s after {s['warmup_s']} s of warm-up. "
                 "Figures are medians over the runs with (min-max); CPU is in cores "
                 "(1.00 = one core busy), and per operation in CPU microseconds.",
+                *busy,
                 "",
                 self.table(),
                 *(
