@@ -32,6 +32,15 @@ from benchmarks import dataset, harness, loadgen, services
 
 logger = logging.getLogger(__name__)
 
+NAMES = (
+    "device",
+    "readings_1d_raw",
+    "readings_1y_1d",
+    "readings_30d_1h_3",
+    "world_map",
+    "world_map_304",
+)
+CEILING = "http_empty"
 _REQUESTS_PER_WORKLOAD = 2000
 _SEED = 20240501
 
@@ -165,7 +174,7 @@ def workloads(data: dataset.Dataset) -> list[Workload]:
 def ceiling_workload() -> Workload:
     """The bare HTTP stack's empty answer: the ceiling the query workloads are compared with."""
     return Workload(
-        "http_empty",
+        CEILING,
         "ceiling: aiohttp + uvloop, empty 200",
         ["/empty"],
         ceiling=None,

@@ -92,20 +92,26 @@ def main(argv: list[str] | None = None) -> int:
     only = {name for item in args.only for name in item.split(",") if name}
 
     server_dsn, dsn, is_local = _database(args.database)
-    logger.info("preparing the %s dataset in %s", scale.name, args.database)
-    data = dataset.prepare(server_dsn, dsn, args.database, scale, fresh=args.fresh)
-    logger.info(
-        "dataset %s (%.0f s, %.1f GB)",
-        "reused" if data.reused else "made",
-        data.load_s,
-        data.size_bytes / 1e9,
-    )
+    # `--only` naming ingest workloads alone needs no query dataset and no query service.
+    query_part = not only or bool(only & {*query_load.NAMES, query_load.CEILING})
+    description: dict[str, object] = {"name": "none", "description": "no query workload ran."}
+    data = None
+    if query_part:
+        logger.info("preparing the %s dataset in %s", scale.name, args.database)
+        data = dataset.prepare(server_dsn, dsn, args.database, scale, fresh=args.fresh)
+        logger.info(
+            "dataset %s (%.0f s, %.1f GB)",
+            "reused" if data.reused else "made",
+            data.load_s,
+            data.size_bytes / 1e9,
+        )
+        description = data.as_dict()
     short, dirty = harness.commit()
     report = harness.Report(
         mode=mode,
         started_at=started,
-        machine=harness.machine_facts(_versions(dsn)),
-        dataset=data.as_dict(),
+        machine=harness.machine_facts(_versions(server_dsn)),
+        dataset=description,
         settings={
             "connections": load.connections,
             "clients": load.clients,
@@ -118,8 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         commit=short,
         dirty=dirty,
     )
-    database_cpu = _database_cpu_probe(dsn) if is_local else (lambda: None)
-    _measure(report, data, load, only, database_cpu, dsn, args)
+    if data is not None:
+        database_cpu = _database_cpu_probe(dsn) if is_local else (lambda: None)
+        _measure(report, data, load, only, database_cpu, dsn, args)
     ingest_load.add_to(
         report, server_dsn, args.database, quick=args.quick, only=only, is_local=is_local
     )
@@ -156,6 +163,7 @@ def _measure(
         ceiling = services.start_ceiling()
         started.append(ceiling)
         spec = query_load.ceiling_workload()
+        assert spec.name == query_load.CEILING
         spec, answer = query_load.prepared(spec, ceiling.port)
         logger.info("timing %s", spec.name)
         report.ceilings[spec.name] = query_load.run(
@@ -225,10 +233,11 @@ def _with_database(dsn: str, name: str) -> str:
 
 
 def _versions(dsn: str) -> dict[str, str]:
+    """The server's PostgreSQL and TimescaleDB versions and its shared_buffers."""
     with psycopg.connect(dsn) as conn:
         row = conn.execute(
             "SELECT current_setting('server_version'),"
-            " (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'),"
+            " (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'),"
             " current_setting('timescaledb.license', true), current_setting('shared_buffers')"
         ).fetchone()
     assert row is not None
