@@ -138,9 +138,16 @@ async def update_device(request: web.Request) -> web.Response:
     """Change the WRITABLE fields a body names (owner or admin)."""
     device_id = _device_id(request)
     user = await _signed_in(request)
-    body = await _body(request)
+    # Read before the transaction, judged after the authorization: a 403 or 404 comes first.
+    body: dict[str, Any] | errors.ApiError
+    try:
+        body = await _body(request)
+    except errors.ApiError as exc:
+        body = exc
     async with _transaction(request) as conn:
         current = await _writable_device(conn, device_id, user)
+        if isinstance(body, errors.ApiError):
+            raise body
         _reject_fixed(body)
         changes = _validated(body)
         await _check_references(conn, changes, device_id=device_id)

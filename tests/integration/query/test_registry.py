@@ -289,6 +289,14 @@ async def test_who_may_edit(client, people):
             assert anonymous.status == 401
     response = await client.post(f"/v0/devices/{public['id']}/token", headers=people.other)
     assert response.status == 403
+    # Who may not edit learns nothing of what is wrong with the body.
+    for device, status in ((public, 403), (private, 404)):
+        response = await client.patch(
+            f"/v0/devices/{device['id']}",
+            data=b"{not json",
+            headers={**people.other, "Content-Type": "application/json"},
+        )
+        assert response.status == status
     assert (
         await client.patch("/v0/devices/999999", json=change, headers=people.admin)
     ).status == 404
