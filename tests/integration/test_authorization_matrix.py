@@ -4,8 +4,10 @@ and the maps show each credential is in SHOWN; PATCH /v0/devices/:id refuses mas
 
 To cover a new endpoint, add a row to MATRIX: the request, then one expected status per
 credential, in the order of CREDENTIALS. Placeholders in paths and bodies (`{public}`,
-`{owner_key_id}`, ...) are filled from the `world` fixture. Each cell runs on its own database,
-so a cell that deletes something cannot change what another cell sees.
+`{owner_key_id}`, ...) are filled from the `world` fixture. A row's calls share one database,
+in the order of CREDENTIALS; a row marked `fresh` (its call deletes something, or takes a name
+that must be unique) gives each credential a database of its own, so no call changes what
+another finds.
 """
 
 from __future__ import annotations
