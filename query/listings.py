@@ -143,6 +143,13 @@ async def index(request: web.Request) -> web.Response:
         "measurements_url": "/v0/measurements",
         "sensors_url": "/v0/sensors",
         "search_url": "/v0/search?q={query}",
+        "users_url": "/v0/users",
+        "user_url": "/v0/users/{id_or_username}",
+        "me_url": "/v0/me",
+        "api_keys_url": "/v0/me/api_keys",
+        "sessions_url": "/v0/sessions",
+        "oauth_token_url": "/oauth/token",
+        "password_resets_url": "/v0/password_resets",
         "datetime_url": "/v0/datetime",
         "openapi_url": "/openapi.json",
     }

@@ -177,6 +177,10 @@ async def test_the_index_lists_the_endpoint_categories(client, path):
     assert body["measurements_url"] == f"{base}/v0/measurements"
     assert body["world_map_url"] == f"{base}/v0/devices/world_map"
     assert body["openapi_url"] == f"{base}/openapi.json"
+    assert body["users_url"] == f"{base}/v0/users"
+    assert body["me_url"] == f"{base}/v0/me"
+    assert (await client.get(body["users_url"])).status == 200
+    assert (await client.get(body["me_url"])).status == 401  # signed-in users only
 
 
 async def test_links_follow_the_forwarded_scheme(client, fleet, db_pool):
