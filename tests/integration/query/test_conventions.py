@@ -179,8 +179,8 @@ async def test_the_index_lists_the_endpoint_categories(client, path):
     assert body["openapi_url"] == f"{base}/openapi.json"
     assert body["users_url"] == f"{base}/v0/users"
     assert body["me_url"] == f"{base}/v0/me"
-    assert (await client.get(body["users_url"])).status == 200
-    assert (await client.get(body["me_url"])).status == 401  # signed-in users only
+    assert (await client.get("/v0/users")).status == 200
+    assert (await client.get("/v0/me")).status == 401  # signed-in users only
 
 
 async def test_links_follow_the_forwarded_scheme(client, fleet, db_pool):
