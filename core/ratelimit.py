@@ -132,9 +132,10 @@ def retry_after(decision: Decision) -> int:
 
 # Query: a person's dashboard or a script; a rested client may spend two minutes' worth at once.
 QUERY_QUOTA = Policy(limit=600, burst=1200)
-# Devices post about once a minute; after an outage one may upload its backlog: the burst lets
-# it catch up at full speed for a while, then it is slowed to two posts a second, never dropped.
-DEVICE_QUOTA = Policy(limit=120, burst=600)
+# Devices post about once a minute; after an outage one may upload its backlog: a quota larger
+# than a person's lets it catch up at full speed for a while (the burst), then it is slowed to 20
+# posts a second (each up to hundreds of readings), never dropped.
+DEVICE_QUOTA = Policy(limit=1200, burst=2400)
 # Every request of one client IP, whatever credential it presents: stops a client from dodging
 # its quota with made-up tokens, and leaves room for many devices or people behind one NAT.
 IP_CEILING = Policy(limit=6000, burst=3000)
