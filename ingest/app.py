@@ -4,8 +4,9 @@ Every request passes the rate limits first (core/throttling.py): readings posts 
 their device's quota, everything against the per-IP ceiling; a post over its quota is a 429
 with Retry-After before its body is read, so nothing of it was stored and the device retries.
 
-Start: the pool (or, if the database is down, a task that keeps trying), then the backlog
-monitor, then the group-commit flusher. Shutdown runs the other way round once aiohttp has
+Start: the pool (or, if the database is down, a task that keeps trying), then the listener for
+changes to credentials (ingest/invalidation.py), then the backlog monitor, then the group-commit
+flusher. Shutdown runs the other way round once aiohttp has
 finished the requests in flight: the flusher writes everything still queued, then the pool
 closes, so nothing a device was told is stored is lost.
 """
@@ -22,7 +23,7 @@ from aiohttp import web
 
 from core import throttling
 from core import web as core_web
-from ingest import config, gateway, handlers, legacy, routes
+from ingest import config, gateway, handlers, invalidation, legacy, routes
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def create_app(
     throttling.install(app, throttle)
     app[gateway.key] = gateway.build(settings)
     app[fatal_key] = on_fatal or _terminate
-    app.cleanup_ctx.extend([_open_database, _watch_backlog, _run_stager])
+    app.cleanup_ctx.extend([_open_database, _follow_credentials, _watch_backlog, _run_stager])
     routes.add_routes(app)
     return app
 
@@ -79,6 +80,22 @@ async def _open_database(app: web.Application) -> AsyncIterator[None]:
     yield
     await _stop(connector)
     await gw.database.close(gw.settings.shutdown_timeout_s)
+
+
+async def _follow_credentials(app: web.Application) -> AsyncIterator[None]:
+    gw = app[gateway.key]
+    # A heartbeat and its timeout within the unwatched time to live: a dead connection is
+    # noticed (and the caches emptied) before a change it missed could outlive that.
+    heartbeat_s = max(gw.settings.cache_unwatched_ttl_s / 2, 0.05)
+    follower = invalidation.follow(
+        gw.settings.db,
+        gw.registry,
+        heartbeat_s=heartbeat_s,
+        timeout_s=min(heartbeat_s, gw.settings.db_timeout_s),
+    )
+    task = _start(app, follower, "credentials-listener")
+    yield
+    await _stop(task)
 
 
 async def _watch_backlog(app: web.Application) -> AsyncIterator[None]:

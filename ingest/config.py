@@ -34,7 +34,10 @@ class IngestSettings:
     retry_after_s: int = 1
     # Every database operation of a request (look-up or staging) ends within this time.
     db_timeout_s: float = 5.0
-    cache_ttl_s: float = 10.0
+    # Devices and token holders: kept this long while the gateway listens for changes to them
+    # (each change drops its entries at once), and at most cache_unwatched_ttl_s while it does not.
+    cache_ttl_s: float = 300.0
+    cache_unwatched_ttl_s: float = 10.0
     cache_max_entries: int = 100_000
     shutdown_timeout_s: float = 30.0
     log_level: str = "INFO"
@@ -68,6 +71,7 @@ class IngestSettings:
             retry_after_s=whole("retry_after_s", 1),
             db_timeout_s=num("db_timeout_s", 0.1),
             cache_ttl_s=num("cache_ttl_s"),
+            cache_unwatched_ttl_s=num("cache_unwatched_ttl_s"),
             cache_max_entries=whole("cache_max_entries", 1),
             shutdown_timeout_s=num("shutdown_timeout_s"),
             log_level=settings.get_str(env, "INGEST_LOG_LEVEL", default["log_level"]),

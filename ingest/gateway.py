@@ -37,7 +37,10 @@ def build(settings: config.IngestSettings) -> Gateway:
         settings=settings,
         database=db,
         registry=registry.Registry(
-            db, ttl_s=settings.cache_ttl_s, max_entries=settings.cache_max_entries
+            db,
+            ttl_s=settings.cache_ttl_s,
+            unwatched_ttl_s=settings.cache_unwatched_ttl_s,
+            max_entries=settings.cache_max_entries,
         ),
         stager=staging.Stager(
             write,

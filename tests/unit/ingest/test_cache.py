@@ -88,3 +88,62 @@ async def test_a_failed_load_fails_its_waiters_and_is_not_cached():
     with pytest.raises(LookupError):
         await ttl.get("k", failing)  # gate still set: fails again, nothing was cached
     assert len(ttl) == 0
+
+
+async def test_discarded_values_are_loaded_again():
+    ttl = cache.TtlCache(10, 100, Clock())
+    loads = []
+
+    async def load():
+        loads.append(1)
+        return len(loads)
+
+    assert await ttl.get("a", load) == 1
+    assert await ttl.get("b", load) == 2
+    ttl.discard("a")
+    assert await ttl.get("a", load) == 3
+    assert await ttl.get("b", load) == 2
+    ttl.discard_where(lambda value: value == 2)
+    assert await ttl.get("b", load) == 4
+    ttl.clear()
+    assert len(ttl) == 0
+
+
+async def test_a_load_overlapping_an_invalidation_is_not_kept():
+    ttl = cache.TtlCache(10, 100, Clock())
+    release = asyncio.Event()
+    loads = []
+
+    async def slow_load():
+        loads.append("slow")
+        await release.wait()
+        return "read before the change"
+
+    async def load():
+        loads.append("fresh")
+        return "read after the change"
+
+    first = asyncio.create_task(ttl.get("a", slow_load))
+    await asyncio.sleep(0)
+    ttl.discard("a")
+    # A caller after the change does not share the load that may have read the old value.
+    assert await ttl.get("a", load) == "read after the change"
+    release.set()
+    assert await first == "read before the change"
+    assert await ttl.get("a", load) == "read after the change"
+    assert loads == ["slow", "fresh"]
+
+
+async def test_a_new_ttl_applies_to_values_loaded_after_it():
+    clock = Clock()
+    ttl = cache.TtlCache(300, 100, clock)
+
+    async def load():
+        return clock.now
+
+    assert await ttl.get("long", load) == 0.0
+    ttl.ttl_s = 10
+    assert await ttl.get("short", load) == 0.0
+    clock.now = 11
+    assert await ttl.get("long", load) == 0.0
+    assert await ttl.get("short", load) == 11
