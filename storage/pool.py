@@ -29,6 +29,23 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release a connection to the pool as it is, without asyncpg's default reset.
+
+    The default (`SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`) is one more
+    round trip on every release, and there is nothing for it to undo here: no statement run on a
+    pooled connection takes a session-level advisory lock (the registry's purge takes
+    `pg_try_advisory_xact_lock`, released at commit; only migrations lock for the session, on a
+    psycopg connection of their own), opens a cursor outside a transaction (cursors are read
+    inside `conn.transaction()`, so they close at its end), LISTENs (the world map and the
+    workers listen on connections from `connect`, outside any pool) or SETs a session setting
+    (none anywhere; settings are fixed per connection by `server_settings`). The workers'
+    temporary staging tables are emptied at each commit, and the default reset kept them too.
+    asyncpg still rolls back a transaction left open, and forgets its own listeners, before
+    calling this.
+    """
+
+
 async def open(db: DatabaseSettings, *, max_size: int | None = None) -> Pool:
     """An open pool to `db`, raising StorageUnavailable if unreachable.
 
@@ -43,6 +60,7 @@ async def open(db: DatabaseSettings, *, max_size: int | None = None) -> Pool:
             max_size=size,
             command_timeout=db.command_timeout_s,
             init=_init_connection,
+            reset=_keep_session,
             server_settings={"application_name": "sensorium"},
         )
         durability = await pool.fetchrow(SQL["server_durability"])
