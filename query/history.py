@@ -138,7 +138,10 @@ async def _series(
 ) -> dict[str, Any]:
     span = params.rollup
     assert span is not None
-    buckets: list[history.Bucket] = []
+    zone, function = params.zone, params.function
+    starts: list[datetime] = []
+    values: list[float | int | None] = []
+    sample_size = 0
     if sensor.sensor_id is not None:
         query = rollup.bucket_query(
             device_id,
@@ -151,14 +154,22 @@ async def _series(
             fill=params.all_intervals,
             limit=min(params.limit or MAX_READINGS + 1, MAX_READINGS + 1),
         )
-        buckets = await history.buckets(conn, query)
-    if len(buckets) > MAX_READINGS:
+        if function in history.VALUE_FUNCTIONS:
+            starts, found, sample_size = await history.bucket_values(conn, query, function)
+            values = list(found)
+        else:
+            buckets = await history.buckets(conn, query)
+            starts = [b.start for b in buckets]
+            values = [rollup.evaluate(function, b) for b in buckets]
+            sample_size = sum(b.n or 0 for b in buckets)
+    if len(starts) > MAX_READINGS:
         message = (
             f"more than {MAX_READINGS} buckets of {span} in [from, to): use a larger rollup, "
             "a shorter range, limit, or format=csv or ndjson"
         )
         raise errors.BadRequest(message, code="invalid_parameter", fields={"rollup": [message]})
-    zone, function = params.zone, params.function
+    if zone is not None:
+        starts = [history_times.in_zone(start, zone) for start in starts]
     return {
         "device_id": device_id,
         "sensor_key": sensor.key,
@@ -166,11 +177,11 @@ async def _series(
         "component_id": sensor.component_id,
         "rollup": str(span),
         "function": function,
-        # Datetimes, which orjson writes as history_times.format_moment documents.
+        # Datetimes, which orjson writes as history_times.format_moment documents (asyncpg
+        # gives UTC ones, as in_zone would without a zone).
         "from": history_times.in_zone(params.start, zone),
         "to": history_times.in_zone(params.end, zone),
-        "sample_size": sum(b.n or 0 for b in buckets),
-        "readings": [
-            [history_times.in_zone(b.start, zone), rollup.evaluate(function, b)] for b in buckets
-        ],
+        "sample_size": sample_size,
+        # Pairs as tuples, which orjson writes as arrays.
+        "readings": list(zip(starts, values, strict=True)),
     }

@@ -116,3 +116,19 @@ SELECT time, value, raw_value
  WHERE device_id = $1 AND sensor_id = $2 AND time >= $3 AND time < $4
  ORDER BY time DESC
  LIMIT $5::bigint;
+
+-- history_bucket_values --
+-- One series' buckets as history_buckets gives them ({buckets} is its text): their starts and one function's values, newest first, in two arrays, with the readings they hold.
+-- $14 is the function: avg, sum, min, max, first or last. avg is the same IEEE division of the
+-- sum by the count that query/rollup.py's `evaluate` makes; a gap's value is NULL.
+SELECT coalesce(array_agg(b.bucket ORDER BY b.bucket DESC), '{}') AS starts,
+       coalesce(array_agg(CASE $14::text
+                              WHEN 'avg' THEN b.sum / b.n
+                              WHEN 'sum' THEN b.sum
+                              WHEN 'min' THEN b.min
+                              WHEN 'max' THEN b.max
+                              WHEN 'first' THEN b.first_value
+                              WHEN 'last' THEN b.last_value
+                          END ORDER BY b.bucket DESC), '{}') AS bucket_values,
+       coalesce(sum(b.n), 0)::bigint AS sample_size
+  FROM ({buckets}) AS b;
