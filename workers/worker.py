@@ -3,7 +3,9 @@
 It follows procrastinate's Worker. One connection LISTENs on the staging channel (the gateway's
 insert notifies at commit); the claim loop claims again at once while claims come back full,
 and otherwise sleeps until a notification, the stop event or the poll interval, whichever is
-first (the poll finds batches whose notification was lost or whose worker crashed). A stop lets
+first (the poll finds batches whose notification was lost or whose worker crashed). After a
+notification it gathers for WORKERS_CLAIM_WAIT_MS before claiming, so that claims at moderate
+rates hold many batches rather than the one or two of each group commit. A stop lets
 the transaction in flight commit within the shutdown timeout, then cancels it: it rolls back
 and its batches are claimed again later. When the database goes away the worker backs off,
 reconnects (its LISTEN connection too) and carries on.
@@ -46,6 +48,7 @@ class Worker:
         self.purger = purger or Purger()
         self._purging: asyncio.Task[None] | None = None
         self.totals = ProcessResult()
+        self.claims = 0  # claims made so far, empty ones included
         self.listens = 0  # LISTEN connections opened so far (1 + reconnections)
         self.ready = asyncio.Event()  # set while listening
         self._pool = pool
@@ -142,6 +145,9 @@ class Worker:
             self._record(result)
             if not result.full:
                 await _wait_any([self._wakeup, stop], seconds=self.settings.poll_interval_s)
+                if self._wakeup.is_set() and self.settings.claim_wait_ms > 0:
+                    # Batches are arriving: let more of them gather for this claim.
+                    await _wait_any([stop], seconds=self.settings.claim_wait_ms / 1000)
 
     async def _claim(self, pool: storage_pool.Pool, stop: asyncio.Event) -> ProcessResult | None:
         """One claim, run as its own task so a stop lets it finish (within the shutdown
@@ -177,6 +183,7 @@ class Worker:
 
     def _record(self, result: ProcessResult) -> None:
         self.totals = self.totals.plus(result)
+        self.claims += 1
         self._backoff_s = FIRST_BACKOFF_S
         if result.batches:
             seen = result.readings / result.batches

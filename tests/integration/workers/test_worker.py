@@ -55,6 +55,23 @@ async def test_a_notification_wakes_the_worker(settings, device, stage, db_setti
     assert running_worker.listens == 1
 
 
+async def test_batches_arriving_while_the_worker_gathers_share_one_claim(
+    settings, device, stage, db_settings
+):
+    gathering = dataclasses.replace(settings, poll_interval_s=60.0, claim_wait_ms=2000.0)
+    async with running(gathering) as running_worker:
+
+        async def first_claim_made():
+            return running_worker.claims >= 1  # the claim at start, which found nothing
+
+        await eventually(first_claim_made)
+        await stage((device, [(T0, sck.NETS, 1)]))
+        await stage((device, [(T0 + MINUTE, sck.NETS, 2)]))
+        await eventually(lambda: stored(db_settings, 2), what="both batches being stored")
+    assert running_worker.totals.batches == 2
+    assert running_worker.claims == 2
+
+
 async def test_the_worker_reconnects_after_its_connections_are_terminated(
     settings, device, stage, db_settings
 ):

@@ -14,6 +14,7 @@ def test_defaults():
     assert (settings.max_attempts, settings.poll_interval_s) == (5, 1.0)
     assert (settings.log_level, settings.log_json) == ("INFO", False)
     assert settings.db.pool_max == 2
+    assert settings.claim_wait_ms == 50.0
 
 
 def test_overrides():
@@ -23,6 +24,7 @@ def test_overrides():
             "WORKERS_MAX_READINGS_PER_CLAIM": "5000",
             "WORKERS_MAX_ATTEMPTS": "3",
             "WORKERS_POLL_INTERVAL_S": "0.5",
+            "WORKERS_CLAIM_WAIT_MS": "0",
             "WORKERS_SHUTDOWN_TIMEOUT_S": "10",
             "WORKERS_CATALOGUE_REFRESH_S": "30",
             "WORKERS_LOG_LEVEL": "debug",
@@ -34,6 +36,7 @@ def test_overrides():
     assert settings.max_readings_per_claim == 5000
     assert settings.max_attempts == 3
     assert settings.poll_interval_s == 0.5
+    assert settings.claim_wait_ms == 0
     assert settings.shutdown_timeout_s == 10
     assert settings.catalogue_refresh_s == 30
     assert (settings.log_level, settings.log_json) == ("DEBUG", True)
