@@ -34,8 +34,9 @@ class PurgeSettings:
     interval_s: float = 5.0
     slice_rows: int = 5000
     max_slices: int = 100  # per round; the next round goes on
-    # Longer than the gateway's cache of devices and tokens (INGEST_CACHE_TTL_S, 10 s by default)
-    # plus a commit: after this, nothing more can be staged for a deleted device.
+    # Longer than a gateway can go on accepting a deleted device (at once when it listens for
+    # credential changes, else within INGEST_CACHE_UNWATCHED_TTL_S, 10 s by default) plus a
+    # commit: after this, nothing more can be staged for a deleted device.
     settle_s: float = 60.0
 
 
