@@ -19,6 +19,7 @@ model with `Retry-After`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -78,6 +79,10 @@ class Throttle:
         self.ceiling = ratelimit.Limiter(
             config.ip_ceiling.share(config.processes), max_keys=config.max_keys
         )
+        # `RateLimit-Policy` of an answer: both policies when the quota counted it, else the
+        # ceiling's alone (written once: they do not change).
+        self._both_described = f"{self.quota.policy.describe()}, {self.ceiling.policy.describe()}"
+        self._ceiling_described = self.ceiling.policy.describe()
         self.trusted = tuple(ipaddress.ip_network(n) for n in config.trusted_proxies)
         self.refused = 0  # since start
         self._unreported = 0
@@ -92,15 +97,26 @@ class Throttle:
         client = self.client(request)
         now = self.clock()
         ceiling = self.ceiling.check(f"ip:{client.ip}", now)
-        decisions = [(self.ceiling.policy, ceiling)]
         # A request the ceiling refuses spends nothing of the quota.
         key = self.quota_key(request, client) if ceiling.allowed else None
-        if key is not None:
-            decisions.insert(0, (self.quota.policy, self.quota.check(key, now)))
-        # Report the tightest limit (the quota when they tie); a refusal is always the tightest.
-        policy, decision = min(decisions, key=lambda pd: (pd[1].allowed, pd[1].remaining))
-        answer = ratelimit.headers(policy, decision)
-        answer["RateLimit-Policy"] = ", ".join(p.describe() for p, _ in decisions)
+        if key is None:
+            policy, decision, described = self.ceiling.policy, ceiling, self._ceiling_described
+        else:
+            quota = self.quota.check(key, now)
+            # Report the tightest limit (the quota when they tie); a refusal is always the
+            # tightest.
+            if (ceiling.allowed, ceiling.remaining) < (quota.allowed, quota.remaining):
+                policy, decision = self.ceiling.policy, ceiling
+            else:
+                policy, decision = self.quota.policy, quota
+            described = self._both_described
+        # ratelimit.headers, with the policies of both limits.
+        answer = {
+            "RateLimit-Limit": str(policy.burst),
+            "RateLimit-Remaining": str(decision.remaining),
+            "RateLimit-Reset": str(math.ceil(decision.reset_s)),
+            "RateLimit-Policy": described,
+        }
         request[_answer_key] = answer
         if not decision.allowed:
             wait = ratelimit.retry_after(decision)
@@ -173,7 +189,8 @@ def credential_hash(request: web.Request) -> str | None:
     if authorization[:6].lower() == "basic ":
         authorization = ""
     parts = [authorization, request.headers.get(credentials.KEY_HEADER, "")]
-    parts.append(request.query.get(_CREDENTIAL_PARAMETER, ""))
+    # Without a query string there is no parameter to parse.
+    parts.append(request.query.get(_CREDENTIAL_PARAMETER, "") if request.query_string else "")
     if not any(parts):
         return None
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
@@ -181,16 +198,26 @@ def credential_hash(request: web.Request) -> str | None:
 
 def client_ip(request: web.Request, trusted: tuple[Network, ...]) -> str:
     """The client's address as a key: the peer's, or what a trusted proxy says it is."""
-    peer = _address(request.remote)
+    remote = request.remote
+    peer, behind_proxy = _peer(remote, trusted)
     if peer is None:
-        return request.remote or "unknown"
-    if any(peer in network for network in trusted):
+        return remote or "unknown"
+    if behind_proxy:
         reported = _address(request.headers.get("X-Real-IP"))
         if reported is None:
             reported = _forwarded_for(request.headers.getall("X-Forwarded-For", []), trusted)
         if reported is not None:
-            peer = reported
+            return _key(reported)
     return _key(peer)
+
+
+# A service sees few distinct peers (nginx, or its clients), and parsing one, checking it against
+# the trusted proxies and writing its key cost more than the rest of the limiter: remember them.
+@functools.lru_cache(maxsize=4096)
+def _peer(remote: str | None, trusted: tuple[Network, ...]) -> tuple[Address | None, bool]:
+    """The peer's address (None if `remote` is none) and whether it is a trusted proxy."""
+    peer = _address(remote)
+    return peer, peer is not None and any(peer in network for network in trusted)
 
 
 def _address(text: str | None) -> Address | None:
@@ -218,6 +245,7 @@ def _forwarded_for(values: list[str], trusted: tuple[Network, ...]) -> Address |
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def _key(address: Address) -> str:
     if isinstance(address, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((address, 64), strict=False))
