@@ -69,9 +69,8 @@ _PROBE_TIMEOUT_S = 30.0
 class IngestSettings:
     """How large and how long the ingest runs are."""
 
-    # Up to 1,000 requests/s each device posts at most every 10 s, as often as the gateway's device
-    # cache (INGEST_CACHE_TTL_S) forgets it: nearly every request looks its device up, as with
-    # real kits posting once a minute.
+    # Up to 1,000 requests/s each device posts at most every 10 s: many devices, each posting
+    # rarely, as real kits do (once a minute).
     devices: int = 10_000
     gateways: int = 2
     workers: int = 2

@@ -560,8 +560,9 @@ _OWNERS_ONLY = (
     "not a 404. A test API key acts only on test devices."
 )
 _GATEWAY_CACHE = (
-    " The gateway caches devices and tokens for INGEST_CACHE_TTL_S (10 s by default): the old "
-    "token may post for that long."
+    " The gateways drop a changed device or token from their caches when the database notifies "
+    "them (within INGEST_CACHE_UNWATCHED_TTL_S, 10 s by default, while they are not listening): "
+    "the old token may post until then."
 )
 PATHS["/v0/devices"]["post"] = _write(
     "createDevice",

@@ -12,8 +12,9 @@
 - Deleting is soft: the device leaves every answer at once (documents, listings, search, world
   map, history) and its token stops working; the workers purge its readings in the background
   (workers/purge.py). The answer is 200 with the device's last document.
-- The ingest gateway caches devices and token holders for INGEST_CACHE_TTL_S (10 s by default),
-  so a deleted device's or a rotated token's posts may be accepted for that long.
+- The ingest gateways cache devices and token holders and drop them when the database notifies
+  a change (within INGEST_CACHE_UNWATCHED_TTL_S, 10 s by default, while a gateway is not
+  listening), so a deleted device's or a rotated token's posts may be accepted until then.
 
 Bodies are JSON objects or forms (`application/x-www-form-urlencoded`, `multipart/form-data`).
 """
