@@ -182,6 +182,7 @@ async def _listing(
     page = pagination.requested(request.query)
     criteria = filters.criteria(request.query, fields, limit=page.per_page, offset=page.offset)
     async with _connection(request) as conn:
+        await auth.current_user(request, conn)  # public, but a bad credential is still a 401
         found = await fetch(conn, criteria)
     return _page(request, page, found, document)
 
@@ -197,6 +198,7 @@ async def _one(
         raise errors.NotFound(f"Couldn't find {what} with 'id'={raw[:40]}", code="not_found")
     criteria = listings.Criteria([listings.Condition("id", "eq", int(raw))], limit=1)
     async with _connection(request) as conn:
+        await auth.current_user(request, conn)  # public, but a bad credential is still a 401
         found = await fetch(conn, criteria)
     if not found.rows:
         raise errors.NotFound(f"Couldn't find {what} with 'id'={raw}", code="not_found")

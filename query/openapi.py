@@ -408,6 +408,7 @@ PATHS: dict[str, Schema] = {
             _list_of("Sensor"),
             params=_LIST,
             headers=_PAGE_HEADERS,
+            errors=("BadRequest", "Unauthorized", "NotAcceptable", "Unavailable"),
             tag="Catalogue",
             description=_fields(
                 "id uuid name description parent_id unit default_key measurement_id "
@@ -421,7 +422,7 @@ PATHS: dict[str, Schema] = {
             "One sensor",
             ref("Sensor"),
             params=("id",),
-            errors=("BadRequest", "NotFound", "NotAcceptable", "Unavailable"),
+            errors=("BadRequest", "Unauthorized", "NotFound", "NotAcceptable", "Unavailable"),
             tag="Catalogue",
         )
     },
@@ -432,6 +433,7 @@ PATHS: dict[str, Schema] = {
             _list_of("Kit"),
             params=_LIST,
             headers=_PAGE_HEADERS,
+            errors=("BadRequest", "Unauthorized", "NotAcceptable", "Unavailable"),
             tag="Catalogue",
             description=_fields("id uuid name description slug version created_at updated_at"),
         )
@@ -442,7 +444,7 @@ PATHS: dict[str, Schema] = {
             "One kit with its sensors",
             ref("Kit"),
             params=("id",),
-            errors=("BadRequest", "NotFound", "NotAcceptable", "Unavailable"),
+            errors=("BadRequest", "Unauthorized", "NotFound", "NotAcceptable", "Unavailable"),
             tag="Catalogue",
         )
     },
@@ -453,6 +455,7 @@ PATHS: dict[str, Schema] = {
             _list_of("Measurement"),
             params=_LIST,
             headers=_PAGE_HEADERS,
+            errors=("BadRequest", "Unauthorized", "NotAcceptable", "Unavailable"),
             tag="Catalogue",
             description=_fields("id uuid name description unit definition created_at updated_at"),
         )
@@ -463,7 +466,7 @@ PATHS: dict[str, Schema] = {
             "One measurement",
             ref("Measurement"),
             params=("id",),
-            errors=("BadRequest", "NotFound", "NotAcceptable", "Unavailable"),
+            errors=("BadRequest", "Unauthorized", "NotFound", "NotAcceptable", "Unavailable"),
             tag="Catalogue",
         )
     },

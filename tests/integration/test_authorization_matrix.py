@@ -115,10 +115,10 @@ MATRIX = [
          fresh=True),
     _row("POST", "/v0/devices/{public}/token",       401, 401, 401, 401, 403, 401, 404, 200, 200),
     _row("POST", "/v0/devices/{test}/token",         401, 401, 401, 401, 404, 401, 200, 404, 404),
-    # The catalogue and the index: public.
-    _row("GET", "/v0/sensors",                       200, 200, 200, 200, 200, 200, 200, 200, 200),
-    _row("GET", "/v0/kits/26",                       200, 200, 200, 200, 200, 200, 200, 200, 200),
-    _row("GET", "/v0/measurements",                  200, 200, 200, 200, 200, 200, 200, 200, 200),
+    # The catalogue: public, but a credential that is presented must be good.
+    _row("GET", "/v0/sensors",                       200, 401, 401, 401, 200, 401, 200, 200, 200),
+    _row("GET", "/v0/kits/26",                       200, 401, 401, 401, 200, 401, 200, 200, 200),
+    _row("GET", "/v0/measurements",                  200, 401, 401, 401, 200, 401, 200, 200, 200),
     # Users and accounts. A test key may read the account but not change it or its keys;
     # signing out ends an access token's session (an API key is revoked instead). Signing in
     # and validating a token read the credentials in the body, never a header.
