@@ -143,7 +143,8 @@ async def purge_slice(conn: Connection, device_id: int, limit: int) -> dict[str,
     return deleted
 
 
-async def mark_purged(conn: Connection, device_id: int) -> None:
-    """Record that nothing of the deleted device is left. Raises StorageError."""
+async def mark_purged(conn: Connection, device_id: int) -> bool:
+    """Record that nothing of the deleted device is left; False if another purger recorded it
+    first (it may have locked the device as this one's snapshot was taken). Raises StorageError."""
     with errors.translated():
-        await conn.execute(SQL["registry_mark_purged"], device_id)
+        return await conn.fetchval(SQL["registry_mark_purged"], device_id) is not None

@@ -119,9 +119,7 @@ class Purger:
                 return None
             deleted = await registry.purge_slice(conn, target.id, self.settings.slice_rows)
             count = sum(deleted.values())
-            done = count == 0 and target.settled
-            if done:
-                await registry.mark_purged(conn, target.id)
+            done = count == 0 and target.settled and await registry.mark_purged(conn, target.id)
         return Slice(target.id, count, done, target.settled)
 
 

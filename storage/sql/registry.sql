@@ -128,5 +128,7 @@ WITH gone AS (
 SELECT count(*) FROM gone;
 
 -- registry_mark_purged --
--- Record that nothing of deleted device $1 is left.
-UPDATE devices SET purged_at = now() WHERE id = $1 AND deleted_at IS NOT NULL;
+-- Record that nothing of deleted device $1 is left; its id, unless another purger recorded it first.
+UPDATE devices SET purged_at = now()
+ WHERE id = $1 AND deleted_at IS NOT NULL AND purged_at IS NULL
+RETURNING id;
