@@ -141,7 +141,7 @@ def start_nginx(query: Process) -> Process:
     # request is routed to it.
     site = launcher.render_nginx(listen=f"127.0.0.1:{port}", ingest=upstream, query=upstream)
     (prefix / "sensorium.conf").write_text(site)
-    (prefix / "nginx.conf").write_text(_NGINX_MAIN.format(prefix=prefix))
+    (prefix / "nginx.conf").write_text(launcher.NGINX_MAIN.format(prefix=prefix))
     if os.geteuid() == 0:
         shutil.chown(prefix, "nobody")
     argv = [launcher.NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf")]
@@ -188,21 +188,3 @@ def _children(pid: int) -> list[int]:
     except OSError:
         return []
     return [int(child) for child in text.split()]
-
-
-_NGINX_MAIN = """\
-# Written by benchmarks/services.py at every start.
-daemon off;
-worker_processes 1;
-pid {prefix}/nginx.pid;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/client_body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    include {prefix}/sensorium.conf;
-}}
-"""

@@ -202,7 +202,7 @@ class Platform:
             query=[f"127.0.0.1:{p}" for p in self.layout.query_ports()],
         )
         (prefix / "sensorium.conf").write_text(site)
-        (prefix / "nginx.conf").write_text(_NGINX_MAIN.format(prefix=prefix))
+        (prefix / "nginx.conf").write_text(NGINX_MAIN.format(prefix=prefix))
         if os.geteuid() == 0:
             shutil.chown(prefix, "nobody")
         argv = [
@@ -256,8 +256,8 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-_NGINX_MAIN = """\
-# Written by scripts/launcher.py at every start.
+NGINX_MAIN = """\
+# Written by Sensorium at every start (scripts/launcher.py).
 daemon off;
 worker_processes 1;
 pid {prefix}/nginx.pid;
