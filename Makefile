@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-uvloop bench setup venv system db-up db-down db-reset fmt lint typecheck clean
+.PHONY: run test test-uvloop test-faults bench setup venv system db-up db-down db-reset fmt lint typecheck clean
 
 run: setup              ## set up everything and run the whole platform with a device simulator
 	$(PY) -m scripts.run
@@ -14,6 +14,9 @@ test: setup             ## set up everything and run the test suite
 
 test-uvloop: setup      ## the test suite on uvloop's event loop
 	SENSORIUM_TEST_UVLOOP=1 $(PY) -m pytest
+
+test-faults: setup      ## fault injection, full version: print the table and write it into docs/reliability.md
+	SENSORIUM_FAULTS=full $(PY) -m pytest tests/faults -p no:cacheprovider -m 'not benchmark' --timeout=900
 
 bench: setup            ## measure the workloads, write benchmarks/results/ and docs/performance.md
 	$(PY) -m benchmarks $(BENCH_ARGS)

@@ -55,6 +55,8 @@ def parse_timestamp(value: object) -> int:
     if isinstance(value, bool):
         raise TimeParseError("a boolean is not a timestamp")
     if isinstance(value, int):
+        if not -(2**63) <= value < 2**63:  # float() of one past ~1e308 raises; all are far out
+            raise TimeParseError("epoch seconds out of range")
         return _epoch_seconds(float(value))
     if isinstance(value, float):
         return _epoch_seconds(value)

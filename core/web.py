@@ -1,11 +1,25 @@
-"""HTTP conventions shared by the services: request ids, the error middleware, JSON responses."""
+"""HTTP conventions shared by the services: request ids, the error middleware, JSON responses,
+and the headers every answer carries (`install`).
+
+Every answer, errors and streamed exports included, carries `X-Request-ID` and
+`X-Content-Type-Options: nosniff`, and allows any origin to read it
+(`Access-Control-Allow-Origin: *`) but never with credentials: no answer carries
+`Access-Control-Allow-Credentials`, so a browser never sends cookies or cached HTTP Basic
+credentials on another site's behalf, and a script elsewhere reads only what its own token (sent in
+`Authorization`, which preflights allow) may see. A preflight (`OPTIONS` with
+`Access-Control-Request-Method`) is answered 204 by the error middleware, before rate limits,
+with the methods the path serves. An answer over TLS (to the service itself, or to nginx when a
+trusted proxy says `X-Forwarded-Proto: https`) carries `Strict-Transport-Security`; one over plain
+HTTP never does (browsers ignore it there, and it would pin a site that has no TLS).
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import orjson
@@ -21,18 +35,90 @@ request_id_key = web.RequestKey("request_id", str)
 # An inbound id is echoed only if it is this plain, so it cannot inject into headers or logs.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
+HSTS = "max-age=31536000; includeSubDomains"
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": ", ".join(
+        [
+            "X-Request-ID",
+            "Link",
+            "Total",
+            "Per-Page",
+            "ETag",
+            "Last-Modified",
+            "Retry-After",
+            "Content-Disposition",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+            "RateLimit-Policy",
+        ]
+    ),
+}
+PREFLIGHT_ALLOWED_HEADERS = ", ".join(
+    [
+        "Authorization",
+        "Content-Type",
+        "Content-Encoding",
+        "Accept",
+        "If-None-Match",
+        "X-Request-ID",
+        "key",
+    ]
+)
+PREFLIGHT_MAX_AGE_S = 86400
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_trusted_key: web.AppKey[tuple[Network, ...]] = web.AppKey("trusted_proxies")
+
+
+_JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+
 
 def json_response(
-    data: Any, *, status: int = 200, headers: dict[str, str] | None = None
+    data: Any,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    fractional_seconds: bool = False,
 ) -> web.Response:
-    """A JSON response encoded with orjson (UTC datetimes as ISO 8601 with `Z`)."""
-    body = orjson.dumps(data, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
+    """A JSON response encoded with orjson: datetimes as ISO 8601, UTC ones with `Z`.
+
+    The API's timestamps are to the second, so a datetime's fraction of a second is dropped
+    (orjson drops it many times faster than a datetime is rebuilt without it), unless
+    `fractional_seconds` keeps it (readings history, whose buckets may be milliseconds wide).
+    """
+    option = _JSON_OPTIONS if fractional_seconds else _JSON_OPTIONS | orjson.OPT_OMIT_MICROSECONDS
+    body = orjson.dumps(data, option=option)
     return web.Response(body=body, status=status, headers=headers, content_type="application/json")
 
 
 def error_response(error: errors.ApiError, request_id: str) -> web.Response:
-    """The error model's response for `error`."""
-    return json_response(error.body(request_id), status=error.status, headers=error.headers)
+    """The error model's response for `error`.
+
+    An error repeats parts of the request (a field's name, a bad value); if one of them cannot
+    be written as JSON (a lone surrogate, an integer past 64 bits), it is written mended
+    rather than the answer failing.
+    """
+    body = error.body(request_id)
+    try:
+        return json_response(body, status=error.status, headers=error.headers)
+    except TypeError:
+        return json_response(_mended(body), status=error.status, headers=error.headers)
+
+
+def _mended(value: Any) -> Any:
+    """`value` with every string made valid UTF-8 and every integer past 64 bits a string."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode()
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**64 else str(value)
+    if isinstance(value, dict):
+        return {_mended(str(k)): _mended(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mended(v) for v in value]
+    return _mended(str(value))
 
 
 _HTTP_TO_API: dict[int, type[errors.ApiError]] = {
@@ -56,7 +142,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     request_id = incoming if _REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
     request[request_id_key] = request_id
     try:
-        response = await handler(request)
+        preflight = _preflight(request)
+        response = preflight if preflight is not None else await handler(request)
     except errors.ApiError as exc:
         response = error_response(exc, request_id)
     except web.HTTPException as exc:
@@ -82,3 +169,66 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     response.headers["X-Request-ID"] = request_id
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def install(app: web.Application, trusted_proxies: Iterable[str]) -> None:
+    """Give every answer of `app` the headers of the module docstring, streamed ones included.
+
+    `trusted_proxies` (networks, as `TRUSTED_PROXIES` lists them) are believed when they say, in
+    `X-Forwarded-Proto`, that the client came over TLS.
+    """
+    app[_trusted_key] = tuple(ipaddress.ip_network(network) for network in trusted_proxies)
+    app.on_response_prepare.append(_add_headers)
+
+
+async def _add_headers(request: web.Request, response: web.StreamResponse) -> None:
+    headers = response.headers
+    if "X-Request-ID" not in headers and request_id_key in request:
+        headers["X-Request-ID"] = request[request_id_key]
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers.update(CORS)
+    headers.popall("Access-Control-Allow-Credentials", None)
+    if over_tls(request, request.app.get(_trusted_key, ())):
+        headers["Strict-Transport-Security"] = HSTS
+
+
+def over_tls(request: web.Request, trusted: tuple[Network, ...]) -> bool:
+    """Whether the client reached us over TLS: directly, or as a trusted proxy reports."""
+    return request.secure or forwarded_scheme(request, trusted) == "https"
+
+
+def forwarded_scheme(
+    request: web.Request, trusted: tuple[Network, ...] | None = None
+) -> str | None:
+    """The scheme (`http` or `https`) a trusted proxy says the client used, in
+    `X-Forwarded-Proto`; None when there is none or the peer is not one of `trusted` (default:
+    the app's, as `install` set them)."""
+    proto = request.headers.get("X-Forwarded-Proto", "").split(",", 1)[0].strip().lower()
+    if proto not in ("http", "https"):
+        return None
+    if trusted is None:
+        trusted = request.app.get(_trusted_key, ())
+    try:
+        peer = ipaddress.ip_address(request.remote or "")
+    except ValueError:
+        return None
+    return proto if any(peer in network for network in trusted) else None
+
+
+def _preflight(request: web.Request) -> web.Response | None:
+    """The 204 answer to a CORS preflight for a path that exists; None for anything else."""
+    if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
+        return None
+    exception = request.match_info.http_exception
+    if not isinstance(exception, web.HTTPMethodNotAllowed):
+        return None  # a path we do not serve is a 404 as ever; one that serves OPTIONS, itself
+    methods = sorted({*exception.allowed_methods, "OPTIONS"})
+    return web.Response(
+        status=204,
+        headers={
+            **CORS,
+            "Access-Control-Allow-Methods": ", ".join(methods),
+            "Access-Control-Allow-Headers": PREFLIGHT_ALLOWED_HEADERS,
+            "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE_S),
+        },
+    )

@@ -126,7 +126,7 @@ def parse_readings(document: object, names: SensorNames, now_us: int) -> Batch:
                 sensor_id = catalogue.get(name) if type(name) is int else None
             if sensor_id is None:
                 unknown = "missing sensor id" if name is None else "unknown sensor"
-                rejected.append({"index": index, "sensor": name, "reason": unknown})
+                rejected.append({"index": index, "sensor": _echoed(name), "reason": unknown})
                 continue
             kind = type(value)
             if kind is float:
@@ -186,16 +186,36 @@ def _reject_entry(
     for item in sensors:
         if type(item) is not dict:
             raise _not_an_object(index, sensors, item)
-        if item.get("value") is None:
-            continue
+        if item.get("value", _MISSING) is None:
+            continue  # nothing to store: not rejected (a missing value is, as when on time)
         name = item.get("id")
         rejected.append(
             {
                 "index": index,
-                "sensor": name if name is not None else item.get("key"),
+                "sensor": _echoed(name if name is not None else item.get("key")),
                 "reason": reason,
             }
         )
+
+
+def _echoed(name: object) -> object:
+    """A sensor name as the answer repeats it: short, and a string, an integer or null, as the
+    OpenAPI document says.
+
+    An integer past 64 bits (the standard library's parser reads any), a long string, a list
+    or an object would otherwise make the answer unwritable or as large as the post.
+    """
+    if type(name) is int:
+        return name if -(2**63) <= name < 2**64 else str(name)[:64]
+    if type(name) is str:
+        return name[:64]
+    if name is None:
+        return None
+    if type(name) is bool:
+        return "true" if name else "false"
+    if type(name) is float:
+        return repr(name)
+    return _kind(name)
 
 
 def _number(value: object) -> tuple[float, str | None]:

@@ -57,10 +57,11 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 def base_url(request: web.Request) -> URL:
-    """The public origin of the request (scheme from `X-Forwarded-Proto` behind nginx)."""
-    scheme = request.headers.get("X-Forwarded-Proto", "").lower()
+    """The public origin of the request (the scheme from `X-Forwarded-Proto` when a trusted
+    proxy, such as the project's nginx, sends it)."""
+    scheme = core_web.forwarded_scheme(request)
     url = request.url.origin()
-    return url.with_scheme(scheme) if scheme in ("http", "https") else url
+    return url.with_scheme(scheme) if scheme is not None else url
 
 
 def public_url(request: web.Request) -> URL:

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import http_exceptions, web
+from multidict import MultiDictProxy
 
 from core import errors
 
@@ -17,12 +18,12 @@ async def body(request: web.Request) -> dict[str, Any]:
     """The request's parameters from its body: a form's fields (first value of each, files
     left out) or a JSON object; `{}` for no body. Raises BadRequest for anything else."""
     if request.content_type in FORM_TYPES:
-        form = await request.post()
+        form = await read_form(request)
         found: dict[str, Any] = {}
         for key, value in form.items():
             if isinstance(value, str):
                 found.setdefault(key, value)
-        return found
+        return storable(found)
     raw = await request.read()
     if not raw.strip():
         return {}
@@ -32,7 +33,44 @@ async def body(request: web.Request) -> dict[str, Any]:
         raise bad("body", "The body is neither a JSON object nor a form") from None
     if not isinstance(data, dict):
         raise bad("body", "The body must be a JSON object")
-    return data
+    return storable(data)
+
+
+async def read_form(
+    request: web.Request,
+) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """The request's form; BadRequest if it cannot be read (a multipart body without its
+    boundary, or with names or values that are not UTF-8)."""
+    try:
+        form = await request.post()
+    # A part without its boundary or with a name not UTF-8 (ValueError, UnicodeDecodeError), or
+    # part headers that are not HTTP (InvalidHeader, BadHttpMessage).
+    except (ValueError, http_exceptions.HttpProcessingError) as exc:
+        raise bad("body", f"The form cannot be read: {str(exc)[:200]}", "invalid_form") from None
+    for key, value in form.items():
+        # aiohttp keeps undecodable bytes of a multipart name or value as lone surrogates.
+        if not _utf8(key) or (isinstance(value, str) and not _utf8(value)):
+            raise bad("body", "The form's names and values must be UTF-8", "invalid_form")
+    return form
+
+
+def storable(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields`, once no text in them holds a NUL character (PostgreSQL text cannot store one);
+    BadRequest naming the field otherwise."""
+    for name, value in fields.items():
+        texts = value if isinstance(value, list) else [value]
+        if "\x00" in name or any(isinstance(t, str) and "\x00" in t for t in texts):
+            shown = name.replace("\x00", "\\0")[:100]
+            raise bad(shown, f"{shown} must not contain NUL characters")
+    return fields
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def parameters(request: web.Request) -> dict[str, Any]:

@@ -72,8 +72,8 @@ PARAMETERS: dict[str, Schema] = {
     "pretty": {
         "name": "pretty",
         "in": "query",
-        "description": "`true` indents the JSON answer.",
-        "schema": {"enum": ["true", "false", "1", "0"]},
+        "description": "`true` indents the JSON answer (empty: false).",
+        "schema": {"enum": ["true", "false", "1", "0", ""]},
     },
     "callback": {
         "name": "callback",
@@ -84,17 +84,24 @@ PARAMETERS: dict[str, Schema] = {
     "page": {
         "name": "page",
         "in": "query",
-        "description": "The page, from 1.",
-        "schema": {"type": "integer", "minimum": 1, "maximum": pagination.MAX_PAGE, "default": 1},
+        "description": "The page, from 1 (empty: the first).",
+        "schema": {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": pagination.MAX_PAGE},
+                {"const": ""},
+            ],
+            "default": 1,
+        },
     },
     "per_page": {
         "name": "per_page",
         "in": "query",
-        "description": "Items per page.",
+        "description": "Items per page (empty: the default).",
         "schema": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": pagination.MAX_PER_PAGE,
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": pagination.MAX_PER_PAGE},
+                {"const": ""},
+            ],
             "default": pagination.DEFAULT_PER_PAGE,
         },
     },
@@ -108,9 +115,15 @@ PARAMETERS: dict[str, Schema] = {
             "lteq gt gteq cont start end in null` (`in`: comma-separated or `q[f_in][]=` "
             "repeated; `null`: true or false), on the fields listed per endpoint; "
             f"`q[sort]=<field> asc|desc`. At most {filters.MAX_CONDITIONS} conditions; an "
-            "unknown field or predicate is a 400 naming it."
+            "unknown field or predicate is a 400 naming it. A bare `q=...` is no filter and "
+            "is ignored."
         ),
-        "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+        "schema": {
+            "anyOf": [
+                {"type": "object", "additionalProperties": {"type": "string"}},
+                {"type": "string"},
+            ]
+        },
     },
     "id": {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
     "near": {
@@ -525,6 +538,15 @@ def _rate_limited(paths: dict[str, Schema]) -> None:
             responses.update(_errors("TooManyRequests"))
 
 
+def _bad_parameters(paths: dict[str, Schema]) -> None:
+    """Every operation that takes `pretty` may answer 400: the query service checks it first."""
+    pretty = _params("pretty")[0]
+    for item in paths.values():
+        for operation in item.values():
+            if pretty in operation.get("parameters", []):
+                operation["responses"].setdefault("400", _errors("BadRequest")["400"])
+
+
 def _write(
     operation_id: str,
     summary: str,
@@ -628,6 +650,7 @@ PATHS["/v0/devices/world_map"]["get"]["responses"].update(_errors("Unauthorized"
 
 PATHS.update(openapi_accounts.PATHS)
 _rate_limited(PATHS)
+_bad_parameters(PATHS)
 
 DOCUMENT: Schema = {
     "openapi": "3.1.0",

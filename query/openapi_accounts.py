@@ -162,7 +162,7 @@ PATHS: dict[str, Schema] = {
                 "Unprocessable",
                 "Unavailable",
             ),
-            body=_body("UserChanges"),
+            body=_body("UserChanges", required=False),
             signed_in=True,
             description=(
                 "Only the fields the body names change. A read-only field (`id`, `role`, "
@@ -331,7 +331,8 @@ RESPONSES: dict[str, Schema] = {
     "OAuthError": {
         "description": "RFC 6749 5.2: `error` and `error_description`, in the error model.",
         "headers": _NO_STORE,
-        "content": _json(ref("OAuthError")),
+        # A malformed `pretty` is refused before the request reaches OAuth: a plain error.
+        "content": _json({"anyOf": [ref("OAuthError"), ref("Error")]}),
     },
 }
 
@@ -425,8 +426,12 @@ SCHEMAS: dict[str, Schema] = {
     "ApiKeyRequest": {
         "type": "object",
         "properties": {
-            "label": {"type": "string", "maxLength": 100},
-            "mode": {"enum": ["live", "test"], "default": "live"},
+            # Both are trimmed before they are checked: the length is the trimmed label's.
+            "label": {"type": ["string", "null"], "description": "At most 100 characters."},
+            "mode": {
+                "type": ["string", "null"],
+                "description": "`live` (also when absent or blank) or `test`; else a 422.",
+            },
         },
     },
     "Credentials": {

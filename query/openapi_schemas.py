@@ -373,26 +373,31 @@ SCHEMAS: dict[str, Schema] = {
             "data": {
                 "type": "array",
                 "items": {
+                    # Only the shape is checked for the whole body (a 400); a bad time, sensor
+                    # or value rejects its readings one by one, listed in `rejected`.
                     "type": "object",
-                    "required": ["recorded_at", "sensors"],
+                    "required": ["sensors"],
                     "properties": {
                         "recorded_at": {
-                            "description": "ISO 8601 (UTC when naive) or epoch seconds.",
-                            "type": ["string", "number"],
+                            "description": "ISO 8601 (UTC when naive) or epoch seconds; when "
+                            "missing or neither, the entry's readings are rejected.",
                         },
                         "sensors": {
                             "type": "array",
                             "items": {
                                 "type": "object",
-                                "required": ["value"],
                                 "properties": {
                                     "id": {
                                         "description": "A sensor id, or the key the device "
-                                        "posts it by (`key` is read too).",
-                                        "type": ["integer", "string"],
+                                        "posts it by (`key` is read too); an unknown one "
+                                        "rejects the reading.",
                                     },
-                                    "key": STR,
-                                    "value": {"type": ["number", "string", "null"]},
+                                    "key": {"description": "Read when `id` is absent."},
+                                    "value": {
+                                        "description": "A finite number, or a string of one; "
+                                        "null: nothing this time. Anything else, or none, "
+                                        "rejects the reading.",
+                                    },
                                 },
                             },
                         },

@@ -9,8 +9,10 @@ the query services and nginx.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -231,7 +233,7 @@ class Platform:
                 with urllib.request.urlopen(url, timeout=2) as response:
                     if response.status == 200:
                         return
-            except (urllib.error.URLError, OSError):
+            except (urllib.error.URLError, OSError, http.client.HTTPException):
                 pass
             time.sleep(0.1)
         raise LaunchError(f"{url} did not answer within {timeout:.0f}s")
@@ -239,15 +241,52 @@ class Platform:
 
 def render_nginx(listen: str, ingest: list[str], query: list[str]) -> str:
     """The nginx site configuration for the given listen address and upstream servers."""
+    # A server that refused a connection is skipped for fail_timeout (10 s by default): after
+    # all of a service's processes restart, nginx would refuse requests that long while they
+    # are already serving. One second keeps the skip useful and the refusals after it short.
     values = {
         "SENSORIUM_LISTEN": listen,
-        "INGEST_SERVERS": " ".join(f"server {s};" for s in ingest),
-        "QUERY_SERVERS": " ".join(f"server {s};" for s in query),
+        "INGEST_SERVERS": " ".join(f"server {s} fail_timeout=1s;" for s in ingest),
+        "QUERY_SERVERS": " ".join(f"server {s} fail_timeout=1s;" for s in query),
     }
     text = TEMPLATE.read_text()
     for name, value in values.items():
         text = text.replace("${" + name + "}", value)
     return text
+
+
+def free_port(count: int = 1) -> int:
+    """The first of `count` consecutive TCP ports on 127.0.0.1 that nothing uses now, chosen
+    below the kernel's ephemeral range.
+
+    A port the kernel hands out for outgoing connections (bind to port 0 picks one of those too)
+    is unsafe for a server that has not started yet: a client polling it can be given that very
+    port as its own and connect to itself, reading its own request back as the answer and
+    holding the port so the server cannot bind it.
+    """
+    low = _ephemeral_low()
+    rng = random.SystemRandom()
+    for _ in range(200):
+        first = rng.randrange(max(1024, low - 20_000), low - count)
+        if all(_bindable(port) for port in range(first, first + count)):
+            return first
+    raise LaunchError(f"no {count} free consecutive ports below {low}")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _port_open(port: int) -> bool:

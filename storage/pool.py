@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import asyncpg
 import orjson
@@ -27,6 +28,14 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
             decoder=orjson.loads,
             schema="pg_catalog",
         )
+
+
+async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+    """asyncpg.connect, failing as our errors do: a pool connects when a connection is acquired
+    and none is open (after the server restarted, say), and its callers catch StorageUnavailable,
+    not the driver's ConnectionRefusedError."""
+    with errors.translated():
+        return await asyncpg.connect(*args, **kwargs)
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
@@ -59,6 +68,7 @@ async def open(db: DatabaseSettings, *, max_size: int | None = None) -> Pool:
             min_size=min(db.pool_min, size),
             max_size=size,
             command_timeout=db.command_timeout_s,
+            connect=_connect,
             init=_init_connection,
             reset=_keep_session,
             server_settings={"application_name": "sensorium"},

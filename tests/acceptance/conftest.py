@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -13,12 +12,6 @@ from storage import config, demo
 from storage import pool as storage_pool
 
 _DATABASE_VARIABLES = {"DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -39,9 +32,9 @@ def start_platform(database_dsn: str, tmp_path) -> Iterator[Callable[..., launch
         env = {k: v for k, v in os.environ.items() if k not in _DATABASE_VARIABLES}
         env["WORKERS_POLL_INTERVAL_S"] = env.get("WORKERS_POLL_INTERVAL_S", "1")
         ports = {
-            "port": free_port(),
-            "gateway_base_port": free_port(),
-            "query_base_port": free_port(),
+            "port": launcher.free_port(),
+            "gateway_base_port": launcher.free_port(layout.get("gateways", 2)),
+            "query_base_port": launcher.free_port(layout.get("queries", 1)),
         }
         chosen = launcher.Layout(**{**ports, **layout}, state_dir=tmp_path / "run")  # type: ignore[arg-type]
         platform = launcher.Platform(chosen, env, database_dsn)

@@ -4,7 +4,6 @@ services refuse a server that could lose what it acknowledged."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from scripts import launcher
 from storage import errors, pool, server
 from storage.config import DatabaseSettings
 
@@ -61,8 +61,8 @@ def test_services_refuse_to_start_on_a_server_that_could_lose_commits(undurable_
     env = {
         **os.environ,
         "DATABASE_URL": undurable_dsn,
-        "INGEST_PORT": str(free_port()),
-        "QUERY_PORT": str(free_port()),
+        "INGEST_PORT": str(launcher.free_port()),
+        "QUERY_PORT": str(launcher.free_port()),
         "RATE_LIMIT_ENABLED": "false",
     }
     done = subprocess.run(
@@ -75,9 +75,3 @@ def test_services_refuse_to_start_on_a_server_that_could_lose_commits(undurable_
     )
     assert done.returncode != 0
     assert "DATABASE_THROWAWAY" in done.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -66,6 +66,10 @@ def _case(operation, status, path, method="GET", **rest):
     return {"operation": operation, "status": status, "path": path, "method": method, **rest}
 
 
+# Every operation that takes `pretty` checks it before anything else.
+BAD_PRETTY = {"pretty": "maybe"}
+
+
 def _read(operation, path, **rest):
     """A GET anyone may make: OK, JSON-P, pretty, a bad parameter, another version."""
     return [
@@ -107,21 +111,27 @@ CASES = [
     _case("deleteMe", 401, "/v0/me", "DELETE"),
     _case("deleteMe", 403, "/v0/me", "DELETE", headers=TEST_KEY),
     _case("deleteMe", 406, "/v0/me", "DELETE", headers={**OWNER, **V1}),
+    _case("deleteMe", 400, "/v0/me", "DELETE", headers=OWNER, params=BAD_PRETTY),
     _case("listApiKeys", 200, "/v0/me/api_keys", headers=OWNER),
     _case("listApiKeys", 401, "/v0/me/api_keys"),
     _case("listApiKeys", 403, "/v0/me/api_keys", headers=TEST_KEY),
     _case("listApiKeys", 406, "/v0/me/api_keys", headers={**OWNER, **V1}),
+    _case("listApiKeys", 400, "/v0/me/api_keys", headers=OWNER, params=BAD_PRETTY),
     _case("createApiKey", 201, "/v0/me/api_keys", "POST", headers=OWNER, body={"label": "ci"}),
     _case("createApiKey", 401, "/v0/me/api_keys", "POST"),
     _case("createApiKey", 403, "/v0/me/api_keys", "POST", headers=TEST_KEY),
     _case("createApiKey", 406, "/v0/me/api_keys", "POST", headers={**OWNER, **V1}),
     _case("createApiKey", 422, "/v0/me/api_keys", "POST", headers=OWNER, body={"mode": "x"}),
+    _case("createApiKey", 400, "/v0/me/api_keys", "POST", headers=OWNER, params=BAD_PRETTY,
+          body={"label": "ci"}),
     _case("revokeApiKey", 200, "/v0/me/api_keys/{api_key_id}", "DELETE", headers=OWNER),
     _case("revokeApiKey", 401, "/v0/me/api_keys/{api_key_id}", "DELETE"),
     _case("revokeApiKey", 403, "/v0/me/api_keys/{api_key_id}", "DELETE", headers=TEST_KEY),
     _case("revokeApiKey", 404, "/v0/me/api_keys/{api_key_id}", "DELETE", headers=OTHER),
     _case("revokeApiKey", 406, "/v0/me/api_keys/{api_key_id}", "DELETE",
           headers={**OWNER, **V1}),
+    _case("revokeApiKey", 400, "/v0/me/api_keys/{api_key_id}", "DELETE", headers=OWNER,
+          params=BAD_PRETTY),
     _case("signIn", 200, "/v0/sessions", "POST", body=SIGN_IN),
     _case("signIn", 400, "/v0/sessions", "POST", body={}),
     _case("signIn", 401, "/v0/sessions", "POST", body={**SIGN_IN, "password": "wrong one"}),
@@ -161,4 +171,6 @@ CASES = [
           body={"password": "a new password"}),
     _case("usePasswordReset", 422, "/v0/password_resets/{reset_token}", "PATCH",
           body={"password": "short"}),
+    _case("usePasswordReset", 400, "/v0/password_resets/{reset_token}", "PATCH",
+          params=BAD_PRETTY, body={"password": "a new password"}),
 ]  # fmt: skip

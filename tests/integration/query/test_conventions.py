@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import orjson
 import pytest
 
-from core import passwords
+from core import passwords, ratelimit
 from storage import demo
 
 VENDOR = "application/vnd.smartcitizen"
@@ -191,6 +193,16 @@ async def test_links_follow_the_forwarded_scheme(client, fleet, db_pool):
     assert page.headers["Link"].startswith("<https://")
     odd = await (await client.get("/", headers={"X-Forwarded-Proto": "javascript"})).json()
     assert odd["devices_url"].startswith("http://")
+
+
+async def test_links_ignore_the_forwarded_scheme_of_an_untrusted_peer(
+    query_app, aiohttp_client, fleet
+):
+    # Trusting only a proxy elsewhere, the test client (127.0.0.1) is an ordinary client.
+    limits = dataclasses.replace(ratelimit.QUERY_LIMITS, trusted_proxies=("10.9.8.7/32",))
+    client = await aiohttp_client(query_app(rate_limits=limits))
+    index = await (await client.get("/", headers={"X-Forwarded-Proto": "https"})).json()
+    assert index["devices_url"].startswith("http://")
 
 
 async def test_every_answer_has_a_request_id_and_nosniff(client, fleet):

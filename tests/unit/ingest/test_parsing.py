@@ -86,8 +86,8 @@ def test_unknown_ids_and_keys_and_ambiguous_default_keys_are_rejected_alone():
         (4242, "unknown sensor"),
         ("nope", "unknown sensor"),
         ("dup", "unknown sensor"),
-        (True, "unknown sensor"),
-        (12.0, "unknown sensor"),
+        ("true", "unknown sensor"),  # repeated as the document says: a string, an integer
+        ("12.0", "unknown sensor"),  # or null
         (None, "missing sensor id"),
     ]
 
