@@ -5,8 +5,8 @@ their device's quota, everything against the per-IP ceiling; a post over its quo
 with Retry-After before its body is read, so nothing of it was stored and the device retries.
 
 Start: the pool (or, if the database is down, a task that keeps trying), then the listener for
-changes to credentials (ingest/invalidation.py), then the backlog monitor, then the group-commit
-flusher. Shutdown runs the other way round once aiohttp has
+changes to credentials (ingest/invalidation.py), then the backlog monitor and the event loop's
+lag, then the group-commit flusher. Shutdown runs the other way round once aiohttp has
 finished the requests in flight: the flusher writes everything still queued, then the pool
 closes, so nothing a device was told is stored is lost.
 """
@@ -40,9 +40,12 @@ def create_app(
         middlewares=[core_web.error_middleware, throttling.middleware(throttle)],
     )
     throttling.install(app, throttle)
+    core_web.install(app, settings.rate_limits.trusted_proxies)
     app[gateway.key] = gateway.build(settings)
     app[fatal_key] = on_fatal or _terminate
-    app.cleanup_ctx.extend([_open_database, _follow_credentials, _watch_backlog, _run_stager])
+    app.cleanup_ctx.extend(
+        [_open_database, _follow_credentials, _watch_backlog, _watch_loop, _run_stager]
+    )
     routes.add_routes(app)
     return app
 
@@ -102,6 +105,12 @@ async def _watch_backlog(app: web.Application) -> AsyncIterator[None]:
     monitor = app[gateway.key].monitor
     await monitor.poll()
     task = _start(app, monitor.run(), "backlog-monitor")
+    yield
+    await _stop(task)
+
+
+async def _watch_loop(app: web.Application) -> AsyncIterator[None]:
+    task = _start(app, app[gateway.key].lag.run(), "loop-lag")
     yield
     await _stop(task)
 

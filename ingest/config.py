@@ -24,13 +24,19 @@ class IngestSettings:
     # Request bodies, after gzip decompression.
     max_body_bytes: int = 10 * MIB
     # Group commit: gather up to this long or this many readings, with this many COPYs in flight.
-    commit_wait_ms: float = 2.0
+    # Each COPY and its commit cost the gateway and PostgreSQL about as much as handling two or
+    # three 100-reading requests, so a group of several requests pays for itself many times over
+    # in readings/s; the wait is bought with that much acknowledgement latency.
+    commit_wait_ms: float = 10.0
     commit_max_readings: int = 20_000
-    commit_concurrency: int = 4
+    commit_concurrency: int = 2
     # Backpressure: readings waiting in this process, and readings waiting in staging.
     max_pending_readings: int = 500_000
     max_backlog_readings: int = 5_000_000
     backlog_poll_ms: float = 500.0
+    # Short of CPU: posts are refused while the event loop runs timers this late, several in a
+    # row (0: never).
+    max_loop_lag_ms: float = 500.0
     retry_after_s: int = 1
     # Every database operation of a request (look-up or staging) ends within this time.
     db_timeout_s: float = 5.0
@@ -68,6 +74,7 @@ class IngestSettings:
             max_pending_readings=whole("max_pending_readings", 1),
             max_backlog_readings=whole("max_backlog_readings"),
             backlog_poll_ms=num("backlog_poll_ms", 10.0),
+            max_loop_lag_ms=num("max_loop_lag_ms"),
             retry_after_s=whole("retry_after_s", 1),
             db_timeout_s=num("db_timeout_s", 0.1),
             cache_ttl_s=num("cache_ttl_s"),

@@ -13,16 +13,20 @@ from storage import batches
 
 @dataclass(frozen=True, slots=True)
 class Gateway:
-    """Settings, the pool, cached look-ups, the group-commit stager and the backlog monitor."""
+    """Settings, the pool, cached look-ups, the group-commit stager, and the backlog and event
+    loop monitors."""
 
     settings: config.IngestSettings
     database: database.Database
     registry: registry.Registry
     stager: staging.Stager
     monitor: backpressure.BacklogMonitor
+    lag: backpressure.LoopLag
 
 
 key = web.AppKey("gateway", Gateway)
+LOOP_LAG_INTERVAL_S = 0.05  # how often the event loop's lag is measured
+LOOP_LAG_SUSTAINED = 3  # late timers in a row that mean short of CPU, not one long stall
 
 
 def build(settings: config.IngestSettings) -> Gateway:
@@ -53,5 +57,10 @@ def build(settings: config.IngestSettings) -> Gateway:
             db,
             max_readings=settings.max_backlog_readings,
             interval_s=settings.backlog_poll_ms / 1000,
+        ),
+        lag=backpressure.LoopLag(
+            max_lag_s=settings.max_loop_lag_ms / 1000,
+            interval_s=LOOP_LAG_INTERVAL_S,
+            sustained=LOOP_LAG_SUSTAINED,
         ),
     )

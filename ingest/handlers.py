@@ -133,7 +133,8 @@ async def _stage(gw: gateway.Gateway, device_id: int, batch: parsing.Batch) -> N
 
 
 def _check_capacity(gw: gateway.Gateway) -> None:
-    """Refuse work at once while staging is over its bounds, before reading the body."""
+    """Refuse work at once while staging or the event loop is over its bounds, before reading
+    the body."""
     retry = gw.settings.retry_after_s
     if gw.monitor.overloaded:
         raise errors.ServiceUnavailable(
@@ -144,6 +145,12 @@ def _check_capacity(gw: gateway.Gateway) -> None:
     if gw.stager.full:
         raise errors.ServiceUnavailable(
             "Too many readings are waiting to be staged; retry later",
+            code="overloaded",
+            retry_after_s=retry,
+        )
+    if gw.lag.overloaded:
+        raise errors.ServiceUnavailable(
+            "The gateway is short of CPU and behind with its requests; retry later",
             code="overloaded",
             retry_after_s=retry,
         )

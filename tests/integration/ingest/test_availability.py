@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import socket
+import time
 
 import orjson
 from psycopg import conninfo
 
 from ingest import app as ingest_app
 from ingest import config, gateway, staging
+from scripts import launcher
 from storage import batches, packing
 from storage import config as storage_config
 
 BODY = orjson.dumps(
     {"data": [{"recorded_at": "2024-03-01T10:00:00Z", "sensors": [{"id": 12, "value": 1}]}]}
 )
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def settings_at(database_dsn, port):
@@ -48,7 +43,9 @@ async def test_health_and_ready(client):
 
 
 async def test_an_unreachable_database_gives_prompt_503s(world, database_dsn, aiohttp_client):
-    client = await aiohttp_client(ingest_app.create_app(settings_at(database_dsn, free_port())))
+    client = await aiohttp_client(
+        ingest_app.create_app(settings_at(database_dsn, launcher.free_port()))
+    )
     response = await post(client, world.device_id, world.device_token)
     assert response.status == 503
     assert response.headers["Retry-After"] == "3"
@@ -101,7 +98,7 @@ class Proxy:
 async def test_ingest_resumes_when_the_database_comes_up(
     aiohttp_client, world, database_dsn, db_pool
 ):
-    port = free_port()
+    port = launcher.free_port()
     client = await aiohttp_client(ingest_app.create_app(settings_at(database_dsn, port)))
     assert (await post(client, world.device_id, world.device_token)).status == 503
     parts = conninfo.conninfo_to_dict(database_dsn)
@@ -143,6 +140,30 @@ async def test_too_many_pending_readings_gives_503(world, make_client, db_pool):
         assert (await response.json())["code"] == "overloaded"
         assert not first.done()
     assert (await first).status == 200
+    assert await db_pool.fetchval("SELECT count(*) FROM ingest_batches") == 1
+
+
+async def test_a_gateway_behind_with_its_requests_gives_503_until_it_catches_up(
+    world, make_client, db_pool
+):
+    client = await make_client(max_loop_lag_ms=100)
+    lag = client.app[gateway.key].lag
+    # The event loop is held again and again, as when short of CPU. The lag task measures
+    # when its late timer runs, which the loop offers no event for.
+    for late in range(1, gateway.LOOP_LAG_SUSTAINED + 1):
+        assert not lag.overloaded
+        time.sleep(0.2)  # noqa: ASYNC251
+        while lag.late < late:  # noqa: ASYNC110
+            await asyncio.sleep(0)
+    assert lag.overloaded
+    response = await post(client, world.device_id, world.device_token)
+    assert response.status == 503
+    assert response.headers["Retry-After"] == "1"
+    assert (await response.json())["code"] == "overloaded"
+    assert await db_pool.fetchval("SELECT count(*) FROM ingest_batches") == 0
+    while lag.overloaded:  # noqa: ASYNC110  # a timer on time again
+        await asyncio.sleep(0.01)
+    assert (await post(client, world.device_id, world.device_token)).status == 200
     assert await db_pool.fetchval("SELECT count(*) FROM ingest_batches") == 1
 
 

@@ -12,10 +12,11 @@ def test_defaults():
     ingest = config.IngestSettings.from_env({})
     assert (ingest.host, ingest.port) == ("127.0.0.1", 8001)
     assert ingest.max_body_bytes == 10 * 1024 * 1024
-    assert ingest.commit_wait_ms == 2.0
+    assert ingest.commit_wait_ms == 10.0
     assert ingest.commit_max_readings == 20_000
-    assert ingest.commit_concurrency == 4
+    assert ingest.commit_concurrency == 2
     assert ingest.max_backlog_readings == 5_000_000
+    assert ingest.max_loop_lag_ms == 500.0
     assert ingest.db.embedded
 
 
@@ -27,13 +28,14 @@ def test_variables_override_defaults():
             "INGEST_MAX_BODY_BYTES": "2048",
             "INGEST_COMMIT_WAIT_MS": "0.5",
             "INGEST_CACHE_TTL_S": "30",
+            "INGEST_MAX_LOOP_LAG_MS": "0",
             "INGEST_REUSE_PORT": "true",
             "INGEST_LOG_JSON": "1",
             "DATABASE_URL": "postgresql://u:secret@db:5432/x",
         }
     )
     assert (ingest.host, ingest.port, ingest.max_body_bytes) == ("0.0.0.0", 9000, 2048)
-    assert (ingest.commit_wait_ms, ingest.cache_ttl_s) == (0.5, 30.0)
+    assert (ingest.commit_wait_ms, ingest.cache_ttl_s, ingest.max_loop_lag_ms) == (0.5, 30.0, 0.0)
     assert ingest.reuse_port and ingest.log_json
     assert ingest.db.dsn == "postgresql://u:secret@db:5432/x"
     assert "secret" not in repr(ingest)
