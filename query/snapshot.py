@@ -176,17 +176,20 @@ def _not_modified(
     return since.tzinfo is not None and snapshot.last_modified <= since
 
 
-Build = Callable[[Snapshot | None], Awaitable[Snapshot]]
+# build(previous, notified): the snapshot; `notified` is False when the rebuild is due by age
+# alone (nothing was notified since the last build, so only what ages by itself can differ).
+Build = Callable[[Snapshot | None, bool], Awaitable[Snapshot]]
 Listen = Callable[[Callable[[], None], Callable[[], None]], Awaitable[storage_pool.Connection]]
 Unlisten = Callable[[storage_pool.Connection], Awaitable[None]]
 
 
 class Refresher:
     """Keeps `current` fresh: rebuilds it when the listener reports a change (debounced, at
-    most once per `min_interval_s`), and at least every `max_age_s` (for what ages by itself,
-    like a device's online status). Survives database outages and errors: it keeps the last
-    snapshot, backs off, reconnects its listener and rebuilds. Anything else is a bug, which
-    `run` raises."""
+    most once per `min_interval_s`, and spaced so that rebuilding takes at most `build_share`
+    of the time: a build of 0.3 s waits 6 s for the next at 0.05), and at least every
+    `max_age_s` (for what ages by itself, like a device's online status). Survives database
+    outages and errors: it keeps the last snapshot, backs off, reconnects its listener and
+    rebuilds. Anything else is a bug, which `run` raises."""
 
     def __init__(
         self,
@@ -198,6 +201,7 @@ class Refresher:
         min_interval_s: float = 1.0,
         max_age_s: float = 30.0,
         build_timeout_s: float = 30.0,
+        build_share: float = 1.0,
     ) -> None:
         self.current: Snapshot | None = None
         self.builds = 0  # rebuilds that succeeded (each may keep the same snapshot)
@@ -208,6 +212,7 @@ class Refresher:
         self.min_interval_s = min_interval_s
         self.max_age_s = max_age_s
         self.build_timeout_s = build_timeout_s
+        self.build_share = build_share
         self._build = build
         self._listen = listen
         self._unlisten = unlisten
@@ -215,6 +220,7 @@ class Refresher:
         self._changed = asyncio.Event()
         self._backoff_s = FIRST_BACKOFF_S
         self._last_build = -math.inf
+        self._last_duration = 0.0  # seconds the last successful build took
 
     async def run(self) -> None:
         """Refresh until cancelled. Raises what a bug raises (the caller stops the process)."""
@@ -223,8 +229,8 @@ class Refresher:
                 try:
                     await self._subscribe()
                     while True:
-                        await self._await_change()
-                        await self._rebuild()
+                        notified = await self._await_change()
+                        await self._rebuild(notified)
                 except (errors.StorageError, TimeoutError) as exc:
                     # Keep serving the last snapshot whatever the database said; an error
                     # that is not an outage (a refused login, a missing table) is logged as one.
@@ -244,6 +250,11 @@ class Refresher:
         finally:
             await self._unsubscribe()
 
+    @property
+    def interval_s(self) -> float:
+        """The least time from the start of the last build to the start of the next."""
+        return max(self.min_interval_s, self._last_duration / self.build_share)
+
     async def _subscribe(self) -> None:
         if self._listener is not None and not self._listener.is_closed():
             return
@@ -257,11 +268,12 @@ class Refresher:
         if listener is not None:
             await self._unlisten(listener)
 
-    async def _await_change(self) -> None:
+    async def _await_change(self) -> bool:
         """Return when a rebuild is due: a change was reported (then wait `debounce_s` to
-        gather the changes that follow) or the snapshot reached `max_age_s`."""
+        gather the changes that follow) or the snapshot reached `max_age_s`; whether a change
+        was reported."""
         loop = asyncio.get_running_loop()
-        pause = self._last_build + self.min_interval_s - loop.time()
+        pause = self._last_build + self.interval_s - loop.time()
         if pause > 0:
             await asyncio.sleep(pause)
         if not self._changed.is_set():
@@ -274,13 +286,16 @@ class Refresher:
                 await asyncio.sleep(self.debounce_s)
         if self._listener is None or self._listener.is_closed():
             raise errors.StorageUnavailable("the LISTEN connection was lost")
+        changed = self._changed.is_set()
         self._changed.clear()
+        return changed
 
-    async def _rebuild(self) -> None:
+    async def _rebuild(self, notified: bool) -> None:
         loop = asyncio.get_running_loop()
         self._last_build = started = loop.time()
         async with asyncio.timeout(self.build_timeout_s):
-            snapshot = await self._build(self.current)
+            snapshot = await self._build(self.current, notified)
+        self._last_duration = loop.time() - started
         changed = snapshot is not self.current
         first = self.current is None
         self.current = snapshot

@@ -8,7 +8,7 @@ so a check of who may write and the write itself see the same device.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, LiteralString, NamedTuple
+from typing import Any, NamedTuple
 
 from storage import errors
 from storage.pool import Connection
@@ -58,15 +58,30 @@ class PurgeTarget(NamedTuple):
 
 
 # What a deleted device leaves, in the order it is purged: staging first, so workers stop
-# adding readings, then the readings and what summarises them.
-PURGED_TABLES: tuple[tuple[str, LiteralString], ...] = (
-    ("ingest_batches", "registry_purge_staged"),
-    ("readings", "registry_purge_readings"),
-    ("readings_hourly", "registry_purge_hourly"),
-    ("readings_daily", "registry_purge_daily"),
-    ("latest_readings", "registry_purge_latest"),
-    ("dead_letters", "registry_purge_dead_letters"),
+# adding readings, then the readings and what summarises them. Each table with the columns that
+# identify its rows.
+PURGED_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("ingest_batches", ("id",)),
+    ("readings", ("device_id", "sensor_id", "time")),
+    ("readings_hourly", ("device_id", "sensor_id", "bucket")),
+    ("readings_daily", ("device_id", "sensor_id", "bucket")),
+    ("latest_readings", ("device_id", "sensor_id")),
+    ("dead_letters", ("id",)),
 )
+
+
+def _purge_statement(table: str, key: tuple[str, ...]) -> str:
+    """storage/sql/registry.sql's `registry_purge_rows` for one table."""
+    return (
+        SQL["registry_purge_rows"]
+        .replace("PURGE_T_KEY", ", ".join(f"t.{column}" for column in key))
+        .replace("PURGE_DOOMED_KEY", ", ".join(f"doomed.{column}" for column in key))
+        .replace("PURGE_KEY", ", ".join(key))
+        .replace("PURGE_TABLE", table)
+    )
+
+
+_PURGE = {table: _purge_statement(table, key) for table, key in PURGED_TABLES}
 
 
 async def kit_exists(conn: Connection, kit_id: int) -> bool:
@@ -135,8 +150,8 @@ async def purge_slice(conn: Connection, device_id: int, limit: int) -> dict[str,
     deleted: dict[str, int] = {}
     budget = limit
     with errors.translated():
-        for table, name in PURGED_TABLES:
-            deleted[table] = await conn.fetchval(SQL[name], device_id, budget)
+        for table, _ in PURGED_TABLES:
+            deleted[table] = await conn.fetchval(_PURGE[table], device_id, budget)
             budget -= deleted[table]
             if budget <= 0:
                 break

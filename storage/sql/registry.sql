@@ -60,69 +60,14 @@ SELECT c.id, c.deleted_at < now() - $2::float8 * interval '1 second' AS settled
  WHERE pg_try_advisory_xact_lock(1581580290, (c.id % 2147483647)::integer)
  LIMIT 1;
 
--- registry_purge_readings --
--- Delete at most $2 stored readings of device $1; how many.
+-- registry_purge_rows --
+-- Delete at most $2 rows of device $1 from PURGE_TABLE, whose rows PURGE_KEY identifies (waiting for a transaction that holds one, such as a worker's claim, to finish); how many.
 WITH doomed AS (
-    SELECT device_id, sensor_id, time FROM readings WHERE device_id = $1 LIMIT $2
+    SELECT PURGE_KEY FROM PURGE_TABLE WHERE device_id = $1 LIMIT $2
 ), gone AS (
-    DELETE FROM readings r
+    DELETE FROM PURGE_TABLE AS t
      USING doomed
-     WHERE r.device_id = doomed.device_id AND r.sensor_id = doomed.sensor_id
-       AND r.time = doomed.time
-    RETURNING 1
-)
-SELECT count(*) FROM gone;
-
--- registry_purge_hourly --
--- Delete at most $2 hourly rollup rows of device $1; how many.
-WITH doomed AS (
-    SELECT device_id, sensor_id, bucket FROM readings_hourly WHERE device_id = $1 LIMIT $2
-), gone AS (
-    DELETE FROM readings_hourly h
-     USING doomed
-     WHERE h.device_id = doomed.device_id AND h.sensor_id = doomed.sensor_id
-       AND h.bucket = doomed.bucket
-    RETURNING 1
-)
-SELECT count(*) FROM gone;
-
--- registry_purge_daily --
--- Delete at most $2 daily rollup rows of device $1; how many.
-WITH doomed AS (
-    SELECT device_id, sensor_id, bucket FROM readings_daily WHERE device_id = $1 LIMIT $2
-), gone AS (
-    DELETE FROM readings_daily d
-     USING doomed
-     WHERE d.device_id = doomed.device_id AND d.sensor_id = doomed.sensor_id
-       AND d.bucket = doomed.bucket
-    RETURNING 1
-)
-SELECT count(*) FROM gone;
-
--- registry_purge_latest --
--- Delete at most $2 latest-reading rows of device $1; how many.
-WITH gone AS (
-    DELETE FROM latest_readings
-     WHERE (device_id, sensor_id) IN (
-           SELECT device_id, sensor_id FROM latest_readings WHERE device_id = $1 LIMIT $2)
-    RETURNING 1
-)
-SELECT count(*) FROM gone;
-
--- registry_purge_dead_letters --
--- Delete at most $2 dead letters of device $1; how many.
-WITH gone AS (
-    DELETE FROM dead_letters
-     WHERE id IN (SELECT id FROM dead_letters WHERE device_id = $1 LIMIT $2)
-    RETURNING 1
-)
-SELECT count(*) FROM gone;
-
--- registry_purge_staged --
--- Delete at most $2 staged batches of device $1 (waiting for a worker that holds one to finish); how many.
-WITH gone AS (
-    DELETE FROM ingest_batches
-     WHERE id IN (SELECT id FROM ingest_batches WHERE device_id = $1 LIMIT $2)
+     WHERE (PURGE_T_KEY) = (PURGE_DOOMED_KEY)
     RETURNING 1
 )
 SELECT count(*) FROM gone;

@@ -23,8 +23,8 @@ SELECT d.id, d.name, d.description, d.owner_id, d.kit_id,
    AND d.last_reading_at IS NOT NULL
  ORDER BY d.id;
 
--- worldmap_own_devices --
--- The devices of user $1, and every private device if $2 (an admin), that a world map shows (not a test, located, has posted), in the shape of worldmap_public_devices.
+-- worldmap_devices_where --
+-- The located devices that have posted and match WORLDMAP_WHICH (with $1 a user id and $2 whether an admin asks), in the shape of worldmap_public_devices; storage/worldmap.py fills WORLDMAP_WHICH.
 SELECT d.id, d.name, d.description, d.owner_id, d.kit_id,
        d.latitude, d.longitude, d.elevation, d.exposure, d.city, d.country_code, d.user_tags,
        d.precise_location, d.hardware_version,
@@ -42,33 +42,8 @@ SELECT d.id, d.name, d.description, d.owner_id, d.kit_id,
          FROM latest_readings r
         WHERE r.device_id = d.id
        ) l ON true
- WHERE (d.owner_id = $1 OR ($2::boolean AND d.is_private))
-   AND d.deleted_at IS NULL AND NOT d.is_test
-   AND d.latitude IS NOT NULL AND d.longitude IS NOT NULL
-   AND d.last_reading_at IS NOT NULL
- ORDER BY d.id;
-
--- worldmap_test_devices --
--- The test devices a test key of user $1 (an admin if $2) sees on a map (public ones, its own, every one for an admin; located, has posted), in the shape of worldmap_public_devices.
-SELECT d.id, d.name, d.description, d.owner_id, d.kit_id,
-       d.latitude, d.longitude, d.elevation, d.exposure, d.city, d.country_code, d.user_tags,
-       d.precise_location, d.hardware_version,
-       d.last_reading_at, d.last_posted_at, d.created_at,
-       u.username AS owner_username,
-       k.slug AS kit_slug, k.name AS kit_name, k.version AS kit_version,
-       l.sensor_ids, l.raw_values, l.values
-  FROM devices d
-  LEFT JOIN users u ON u.id = d.owner_id
-  LEFT JOIN kits k ON k.id = d.kit_id
-  LEFT JOIN LATERAL (
-       SELECT array_agg(r.sensor_id ORDER BY r.sensor_id) AS sensor_ids,
-              array_agg(r.raw_value ORDER BY r.sensor_id) AS raw_values,
-              array_agg(r.value ORDER BY r.sensor_id) AS values
-         FROM latest_readings r
-        WHERE r.device_id = d.id
-       ) l ON true
- WHERE d.is_test AND d.deleted_at IS NULL
-   AND (NOT d.is_private OR d.owner_id = $1 OR $2::boolean)
+ WHERE (WORLDMAP_WHICH)
+   AND d.deleted_at IS NULL
    AND d.latitude IS NOT NULL AND d.longitude IS NOT NULL
    AND d.last_reading_at IS NOT NULL
  ORDER BY d.id;

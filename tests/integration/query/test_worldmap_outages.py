@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from psycopg import conninfo
 from query import worldmap
 from query.app import create_app
 from query.config import QuerySettings
+from scripts import launcher
 from storage import config as storage_config
 from storage import demo, errors
 from storage import pool as storage_pool
@@ -67,9 +67,7 @@ class Proxy:
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = launcher.free_port()
         self.server: asyncio.Server | None = None
         self.writers: set[asyncio.StreamWriter] = set()
         self.relays: set[asyncio.Task[Any]] = set()

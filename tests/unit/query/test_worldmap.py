@@ -183,3 +183,13 @@ def test_entries_are_not_reused_for_a_snapshot_the_builder_did_not_make_last():
     builder.build([row(id=1, name="Renamed")], first, now=NOW)  # built, but never served
     again = builder.build([row(id=1, name="Renamed")], first, now=NOW)
     assert orjson.loads(again.plain)[0]["name"] == "Renamed"
+
+
+def test_the_last_rows_rebuild_the_map_as_statuses_age():
+    builder = worldmap.MapBuilder(WINDOW)
+    assert builder.rows == []
+    first = builder.build([row(id=1), row(id=2)], None, now=NOW)
+    assert [device["id"] for device in builder.rows] == [1, 2]
+    aged = builder.build(builder.rows, first, now=NOW + WINDOW)
+    assert {entry["status"] for entry in orjson.loads(aged.plain)} == {"offline"}
+    assert builder.build(builder.rows, aged, now=NOW + 2 * WINDOW) is aged

@@ -166,8 +166,10 @@ class Database:
         self.down = False
         self.refusing = False
         self.broken = False
+        self.notified: list[bool] = []  # what each build was told
 
-    async def build(self, previous):
+    async def build(self, previous, notified):
+        self.notified.append(notified)
         if self.down:
             raise errors.StorageUnavailable("down")
         if self.refusing:
@@ -237,6 +239,7 @@ async def test_a_change_is_built_after_its_notification(refresher, database):
     database.change()
     database.change()
     await eventually(shows(refresher, 3), within_s=10)
+    assert set(database.notified) == {True}
 
 
 async def test_a_lost_listener_is_reopened_and_the_map_rebuilt(refresher, database):
@@ -293,6 +296,44 @@ async def test_the_snapshot_is_rebuilt_when_it_reaches_its_maximum_age(database)
         await eventually(shows(refresher, 0), within_s=10)
         database.version = 1  # no notification
         await eventually(shows(refresher, 1), within_s=10)
+        # The first build follows the listener's opening; those since, only the age.
+        assert database.notified[0] is True
+        assert set(database.notified[1:]) == {False}
+    finally:
+        task.cancel()
+        await asyncio.wait([task])
+
+
+async def test_slow_builds_are_spaced_to_take_their_share_of_the_time(database):
+    slow = Database()
+
+    async def build(previous, notified):
+        await asyncio.sleep(0.05)
+        return await slow.build(previous, notified)
+
+    refresher = snapshot.Refresher(
+        build, slow.listen, slow.unlisten, min_interval_s=0.01, max_age_s=600, build_share=0.01
+    )
+    assert refresher.interval_s == 0.01  # nothing built yet
+    task = asyncio.create_task(refresher.run(), name="test-refresher")
+    try:
+        await eventually(shows(refresher, 0), within_s=10)
+        # The build took at least 0.05 s (less the clock's resolution): the next waits 100 times
+        # that, counted from the start of the last.
+        assert refresher.interval_s >= 4.5
+    finally:
+        task.cancel()
+        await asyncio.wait([task])
+
+
+async def test_quick_builds_wait_only_the_minimum_interval(database):
+    refresher = snapshot.Refresher(
+        database.build, database.listen, database.unlisten, min_interval_s=5.0, build_share=0.5
+    )
+    task = asyncio.create_task(refresher.run(), name="test-refresher")
+    try:
+        await eventually(shows(refresher, 0), within_s=10)
+        assert refresher.interval_s == 5.0  # the build took far less than 2.5 s
     finally:
         task.cancel()
         await asyncio.wait([task])
