@@ -45,6 +45,7 @@ def create_app(
         ]
     )
     throttling.install(app, throttle)
+    core_web.install(app, settings.rate_limits.trusted_proxies)
     app[state.settings] = settings
     app[worldmap.fatal_key] = on_fatal or worldmap.terminate
     app.cleanup_ctx.append(_db_pool)

@@ -125,8 +125,8 @@ def _sensors(
             problems.add("sensor_id", "expected sensor ids (whole numbers), as in 55 or 55,56")
             return None, None, False
         return tuple(int(item) for item in unique), None, len(items) > 1
-    if not all(0 < len(item) <= _MAX_KEY for item in keys):
-        problems.add("sensor_key", f"expected sensor keys of 1 to {_MAX_KEY} characters")
+    if not all(0 < len(item) <= _MAX_KEY and "\x00" not in item for item in keys):
+        problems.add("sensor_key", f"expected sensor keys of 1 to {_MAX_KEY} characters, no NUL")
         return None, None, False
     return None, unique, len(items) > 1
 

@@ -68,9 +68,11 @@ def parse_moment(text: str, zone: ZoneInfo) -> datetime:
     elif _DATE.fullmatch(text):
         try:
             day = date.fromisoformat(text)
+            moment = local_midnight(day, zone)
         except ValueError:
             raise ValueError(f"not a date: {text[:40]!r}") from None
-        moment = local_midnight(day, zone)
+        except OverflowError:  # the first or last day of year 1 or 9999, shifted by the zone
+            raise ValueError(f"{text[:40]!r} is outside the years 1970 to 2199") from None
     else:
         spaced = _SPACED_OFFSET.fullmatch(text)
         if spaced is not None:
@@ -84,7 +86,10 @@ def parse_moment(text: str, zone: ZoneInfo) -> datetime:
             ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=zone)
-    moment = moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset that leaves them
+        raise ValueError(f"{text[:40]!r} is outside the years 1970 to 2199") from None
     if not EARLIEST <= moment < LATEST:
         raise ValueError(f"{text[:40]!r} is outside the years 1970 to 2199")
     return moment

@@ -87,8 +87,8 @@ async def get_user(request: web.Request) -> web.Response:
         reader = await auth.current_user(request, conn)
         if key.isascii() and key.isdigit():
             account = await users.by_id(conn, int(key)) if len(key) <= MAX_ID_DIGITS else None
-        else:
-            account = await users.by_username(conn, key)
+        else:  # no username holds a NUL (PostgreSQL text cannot)
+            account = await users.by_username(conn, key) if "\x00" not in key else None
         if account is None:
             raise errors.NotFound(f"Couldn't find User with 'id'={key[:40]}", code="not_found")
         devices = await users.devices_of(conn, [account.id])
