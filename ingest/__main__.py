@@ -8,6 +8,7 @@ import uvloop
 from aiohttp import web
 
 from core import logging as core_logging
+from core import process
 from core import settings as core_settings
 from ingest import app, config
 
@@ -22,8 +23,10 @@ def main() -> None:
         raise SystemExit(f"ingest: {exc}") from None
     core_logging.setup(settings.log_level, json=settings.log_json, process="ingest")
     host, port = settings.host, settings.port
+    application = app.create_app(settings)
+    process.settle_garbage_collector()
     web.run_app(
-        app.create_app(settings),
+        application,
         host=host,
         port=port,
         loop=uvloop.new_event_loop(),

@@ -6,14 +6,17 @@ import uvloop
 from aiohttp import web
 
 from core import logging as core_logging
+from core import process
 from core import settings as core_settings
 from query.app import create_app
 from query.config import QuerySettings
 
 settings = QuerySettings.from_env(core_settings.environ())
 core_logging.setup(settings.log_level, json=settings.log_json, process="query")
+app = create_app(settings)
+process.settle_garbage_collector()
 web.run_app(
-    create_app(settings),
+    app,
     host=settings.host,
     port=settings.port,
     reuse_port=settings.reuse_port,

@@ -20,19 +20,6 @@ def timestamp(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _second(moment: datetime | None) -> datetime | None:
-    """`moment` in UTC to the second, or None: orjson writes it as `timestamp` formats it.
-
-    The documents hold datetimes rather than strings because orjson (OPT_UTC_Z, as
-    core.web.json_response encodes) formats them many times faster than strftime.
-    """
-    if moment is None:
-        return None
-    if moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
-    return moment.replace(microsecond=0)
-
-
 def status(device: Mapping[str, Any], now: datetime, online_window: timedelta) -> str:
     """`new` if the device never posted, `online` if it posted within the window, else `offline`."""
     last = device["last_posted_at"] or device["last_reading_at"]
@@ -67,13 +54,13 @@ def sensor_entry(sensor: DeviceSensor) -> dict[str, Any]:
                 "description": sensor.measurement_description,
             }
         ),
-        "created_at": _second(sensor.created_at),
-        "updated_at": _second(sensor.updated_at),
+        "created_at": sensor.created_at,
+        "updated_at": sensor.updated_at,
         "value": sensor.value,
         "raw_value": sensor.raw_value,
         "prev_value": sensor.prev_value,
         "prev_raw_value": sensor.prev_raw_value,
-        "last_reading_at": _second(sensor.time),
+        "last_reading_at": sensor.time,
     }
 
 
@@ -116,10 +103,10 @@ def device_document(
         "status": device_status,
         "system_tags": sorted(tags),
         "user_tags": list(device["user_tags"]),
-        "last_reading_at": _second(device["last_reading_at"]),
-        "added_at": _second(device["created_at"]),
-        "created_at": _second(device["created_at"]),
-        "updated_at": _second(device["updated_at"]),
+        "last_reading_at": device["last_reading_at"],
+        "added_at": device["created_at"],
+        "created_at": device["created_at"],
+        "updated_at": device["updated_at"],
         "kit_id": device["kit_id"],
         "mac_address": device["mac_address"] if is_owner else FILTERED,
         "device_token": FILTERED,
@@ -138,9 +125,9 @@ def device_document(
         "exposure": device["exposure"],
         "location": location,
         "data": {
-            "recorded_at": _second(device["last_reading_at"]),
-            "added_at": _second(device["last_posted_at"]),
-            "calibrated_at": _second(device["last_posted_at"]),
+            "recorded_at": device["last_reading_at"],
+            "added_at": device["last_posted_at"],
+            "calibrated_at": device["last_posted_at"],
             "location": {"ip": None, **location},
             "sensors": [sensor_entry(s) for s in sensors],
         },
@@ -157,8 +144,8 @@ def _owner(device: Mapping[str, Any]) -> dict[str, Any] | None:
         "username": device["owner_username"],
         "avatar": device["owner_avatar"],
         "url": device["owner_url"],
-        "joined_at": _second(device["owner_joined_at"]),
-        "updated_at": _second(device["owner_updated_at"]),
+        "joined_at": device["owner_joined_at"],
+        "updated_at": device["owner_updated_at"],
         "location": {
             "city": device["owner_city"],
             "country_code": device["owner_country_code"],
@@ -176,8 +163,8 @@ def _kit(device: Mapping[str, Any]) -> dict[str, Any] | None:
         "slug": device["kit_slug"],
         "name": device["kit_name"],
         "description": device["kit_description"],
-        "created_at": _second(device["kit_created_at"]),
-        "updated_at": _second(device["kit_updated_at"]),
+        "created_at": device["kit_created_at"],
+        "updated_at": device["kit_updated_at"],
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import ROUND_HALF_UP, Decimal
 
 _BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"
@@ -9,6 +10,12 @@ PUBLIC_DECIMALS = 3  # about 110 m of latitude: enough for a map, not enough to 
 _PUBLIC_STEP = Decimal(1).scaleb(-PUBLIC_DECIMALS)
 
 
+# Devices stay where they are: a document's coordinates are mostly the ones shown last time,
+# so both are remembered (a few MB for every device of a large fleet).
+_REMEMBERED = 1 << 16
+
+
+@functools.lru_cache(maxsize=_REMEMBERED)
 def geohash(latitude: float, longitude: float, precision: int = 9) -> str:
     """The geohash of a point, `precision` characters long."""
     lat_range, lon_range = [-90.0, 90.0], [-180.0, 180.0]
@@ -41,5 +48,10 @@ def public_coordinate(value: float | None, precise: bool) -> float | None:
     """
     if value is None or precise:
         return value
+    return _rounded(value)
+
+
+@functools.lru_cache(maxsize=_REMEMBERED)
+def _rounded(value: float) -> float:
     rounded = float(Decimal(f"{value:.15g}").quantize(_PUBLIC_STEP, rounding=ROUND_HALF_UP))
     return rounded + 0.0  # -0.0 shows as 0.0, as PostgreSQL's numeric has no negative zero

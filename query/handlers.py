@@ -30,15 +30,14 @@ async def get_device(request: web.Request) -> web.Response:
     try:
         async with app[state.db_pool].acquire() as conn:
             user = await auth.current_user(request, conn)
-            device = await devices.device(conn, device_id)
-            visible = device is not None and auth.can_see(user, device)
-            if device is None or not visible:
-                raise errors.NotFound(
-                    f"Couldn't find Device with 'id'={device_id}", code="device_not_found"
-                )
-            sensors = await devices.sensors(conn, device_id, device["kit_id"])
+            found = await devices.device(conn, device_id)
     except storage_errors.StorageUnavailable as exc:
         raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
+    if found is None or not auth.can_see(user, found[0]):
+        raise errors.NotFound(
+            f"Couldn't find Device with 'id'={device_id}", code="device_not_found"
+        )
+    device, sensors = found
     document = documents.device_document(
         device,
         sensors,

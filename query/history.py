@@ -69,8 +69,10 @@ async def get_readings(request: web.Request) -> web.StreamResponse:
     except storage_errors.StorageUnavailable as exc:
         raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
     if params.several:
-        return core_web.json_response({"device_id": device.id, "series": series})
-    return core_web.json_response(series[0])
+        return core_web.json_response(
+            {"device_id": device.id, "series": series}, fractional_seconds=True
+        )
+    return core_web.json_response(series[0], fractional_seconds=True)
 
 
 async def _export(

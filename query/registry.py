@@ -33,7 +33,7 @@ from aiohttp import web
 
 from core import errors, tokens
 from core import web as core_web
-from query import auth, documents, state
+from query import auth, documents, forms, state
 from storage import devices, registry
 from storage import errors as storage_errors
 from storage.pool import Connection
@@ -229,7 +229,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
     if not request.can_read_body:
         return {}
     if request.content_type in _FORMS:
-        return _form(await request.post())
+        return forms.storable(_form(await forms.read_form(request)))
     raw = await request.read()
     if not raw.strip():
         return {}
@@ -247,7 +247,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
         raise errors.BadRequest(f"The body is not JSON: {exc}", code="invalid_json") from exc
     if not isinstance(body, dict):
         raise errors.BadRequest("The body must be a JSON object.", code="invalid_json")
-    return body
+    return forms.storable(body)
 
 
 def _form(form: Mapping[str, Any]) -> dict[str, Any]:
@@ -456,10 +456,10 @@ async def _document(request: web.Request, device_id: int, user: auth.User) -> di
 async def _document_on(
     request: web.Request, conn: Connection, device_id: int, user: auth.User
 ) -> dict[str, Any]:
-    device = await devices.device(conn, device_id)
-    if device is None:  # deleted by a concurrent request
+    found = await devices.device(conn, device_id)
+    if found is None:  # deleted by a concurrent request
         raise _not_found(device_id)
-    sensors = await devices.sensors(conn, device_id, device["kit_id"])
+    device, sensors = found
     return documents.device_document(
         device,
         sensors,

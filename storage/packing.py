@@ -9,6 +9,7 @@ structured dtype, which costs a fraction of what the driver's per-tuple encoding
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -130,6 +131,34 @@ def readings_copy_body(
         blocks.append(rows.tobytes())
     blocks.append(COPY_TRAILER)
     return b"".join(blocks)
+
+
+def fixed_width_copy_body(columns: Sequence[tuple[str, npt.ArrayLike]]) -> memoryview:
+    """A binary COPY stream of rows whose fields are all fixed-width and never NULL.
+
+    `columns` are, in the table's column order, each field's big-endian numpy type (">i8",
+    ">f8", ">u1" for a boolean, ...) and its values, one per row; timestamps must already be
+    microseconds since PostgreSQL's epoch. The rows are written in place into the one buffer
+    returned (a buffer, not bytes: asyncpg's copy_to_table takes bytes for a file name).
+    """
+    n = len(np.asarray(columns[0][1])) if columns else 0
+    row = np.dtype(
+        [("field_count", ">i2")]
+        + [
+            item
+            for index, (kind, _) in enumerate(columns)
+            for item in ((f"length_{index}", ">i4"), (f"field_{index}", kind))
+        ]
+    )
+    body = np.empty(len(COPY_HEADER) + n * row.itemsize + len(COPY_TRAILER), dtype=np.uint8)
+    body[: len(COPY_HEADER)] = np.frombuffer(COPY_HEADER, dtype=np.uint8)
+    body[len(body) - len(COPY_TRAILER) :] = np.frombuffer(COPY_TRAILER, dtype=np.uint8)
+    rows = body[len(COPY_HEADER) : len(body) - len(COPY_TRAILER)].view(row)
+    rows["field_count"] = len(columns)
+    for index, (kind, values) in enumerate(columns):
+        rows[f"length_{index}"] = np.dtype(kind).itemsize
+        rows[f"field_{index}"] = values
+    return body.data
 
 
 _BATCH_ROW = struct.Struct("!hiqiii")  # field count, device_id (len, int8), n_readings (len, int4)

@@ -22,6 +22,24 @@ from storage.queries import SQL
 
 HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US
+TABLES = ("hourly", "daily")  # in the order their rows are locked
+
+
+def _statements(table: str) -> dict[str, str]:
+    """The rollup statements of storage/sql/rollups.sql for one table: each is written once,
+    for `readings_ROLLUP`, buckets `ROLLUP_WIDTH` wide, staged rows where `daily` is
+    `ROLLUP_IS_DAILY`."""
+    daily = table == "daily"
+    return {
+        kind: SQL[f"rollups_{kind}"]
+        .replace("readings_ROLLUP", f"readings_{table}")
+        .replace("ROLLUP_WIDTH", "interval '24 hours'" if daily else "interval '1 hour'")
+        .replace("ROLLUP_IS_DAILY", "true" if daily else "false")
+        for kind in ("add", "lock", "delete", "summarise")
+    }
+
+
+_SQL = {table: _statements(table) for table in TABLES}
 
 
 class Summary(NamedTuple):
@@ -70,8 +88,8 @@ async def add(conn: Connection, hourly: Rollups, daily: Rollups) -> None:
             columns=_COLUMNS,
             format="binary",
         )
-        await conn.execute(SQL["rollups_add_hourly"])
-        await conn.execute(SQL["rollups_add_daily"])
+        for table in TABLES:
+            await conn.execute(_SQL[table]["add"])
 
 
 # The staged row: `daily`, then a rollup row. Every field is written, NULL or not; the upserts
@@ -87,46 +105,36 @@ _SUMMARY_FIELDS = (
     ("last_time", ">i8"),
     ("last_value", ">f8"),
 )
-_FIELDS = (
-    ("daily", ">u1"),
-    ("bucket", ">i8"),
-    ("device_id", ">i8"),
-    ("sensor_id", ">i4"),
-    *_SUMMARY_FIELDS,
-    *((f"raw_{name}", kind) for name, kind in _SUMMARY_FIELDS),
-)
-_COLUMNS = [name for name, _ in _FIELDS]
-_ROW = np.dtype(
-    [("field_count", ">i2")]
-    + [field for name, kind in _FIELDS for field in ((f"{name}_length", ">i4"), (name, kind))]
-)
+_COLUMNS = [
+    "daily",
+    "bucket",
+    "device_id",
+    "sensor_id",
+    *(f"{prefix}{name}" for prefix in ("", "raw_") for name, _ in _SUMMARY_FIELDS),
+]
 
 
 def _copy_body(hourly: Rollups, daily: Rollups) -> memoryview:
-    """A binary COPY stream of rollups_incoming rows: hourly rows, then daily ones.
+    """A binary COPY stream of rollups_incoming rows: hourly rows, then daily ones."""
+    both = (hourly, daily)
 
-    The rows are written in place into the one buffer sent (it runs to megabytes per claim).
-    """
-    header, trailer = packing.COPY_HEADER, packing.COPY_TRAILER
-    n_hourly, n = len(hourly.device_ids), len(hourly.device_ids) + len(daily.device_ids)
-    body = np.empty(len(header) + n * _ROW.itemsize + len(trailer), dtype=np.uint8)
-    body[: len(header)] = np.frombuffer(header, dtype=np.uint8)
-    body[len(body) - len(trailer) :] = np.frombuffer(trailer, dtype=np.uint8)
-    rows = body[len(header) : len(body) - len(trailer)].view(_ROW)
-    rows["field_count"] = len(_FIELDS)
-    for name, kind in _FIELDS:
-        rows[f"{name}_length"] = np.dtype(kind).itemsize
-    rows["daily"][:n_hourly] = False
-    rows["daily"][n_hourly:] = True
-    for part, rollups in ((rows[:n_hourly], hourly), (rows[n_hourly:], daily)):
-        part["bucket"] = rollups.buckets - packing.PG_EPOCH_OFFSET_US
-        part["device_id"] = rollups.device_ids
-        part["sensor_id"] = rollups.sensor_ids
-        for prefix, summary in (("", rollups.values), ("raw_", rollups.raw)):
-            for (name, _), column in zip(_SUMMARY_FIELDS, summary, strict=True):
-                is_time = name.endswith("_time")
-                part[prefix + name] = column - packing.PG_EPOCH_OFFSET_US if is_time else column
-    return body.data
+    def column(
+        values: list[npt.NDArray[np.generic]], *, is_time: bool = False
+    ) -> npt.NDArray[np.generic]:
+        joined = np.concatenate(values)
+        return joined - packing.PG_EPOCH_OFFSET_US if is_time else joined
+
+    columns: list[tuple[str, npt.ArrayLike]] = [
+        (">u1", np.repeat([False, True], [len(hourly.device_ids), len(daily.device_ids)])),
+        (">i8", column([r.buckets for r in both], is_time=True)),
+        (">i8", column([r.device_ids for r in both])),
+        (">i4", column([r.sensor_ids for r in both])),
+    ]
+    for side in ("values", "raw"):
+        for index, (name, kind) in enumerate(_SUMMARY_FIELDS):
+            parts = [getattr(r, side)[index] for r in both]
+            columns.append((kind, column(parts, is_time=name.endswith("_time"))))
+    return packing.fixed_width_copy_body(columns)
 
 
 def whole_days(start_us: int, end_us: int) -> tuple[int, int]:
@@ -148,8 +156,8 @@ async def lock(
     if first >= last:
         return
     with errors.translated():
-        await conn.execute(SQL["rollups_lock_hourly"], device_id, sensor_id, first, last)
-        await conn.execute(SQL["rollups_lock_daily"], device_id, sensor_id, first, last)
+        for table in TABLES:
+            await conn.execute(_SQL[table]["lock"], device_id, sensor_id, first, last)
 
 
 async def rebuild(
@@ -168,7 +176,7 @@ async def rebuild(
     with errors.translated():
         async with conn.transaction():  # a savepoint inside the caller's transaction
             await lock(conn, device_id, sensor_id, first, last)
-            for table in ("hourly", "daily"):
+            for table in TABLES:
                 args = (device_id, sensor_id, first, last)
-                await conn.execute(SQL[f"rollups_delete_{table}"], *args)
-                await conn.execute(SQL[f"rollups_summarise_{table}"], *args)
+                await conn.execute(_SQL[table]["delete"], *args)
+                await conn.execute(_SQL[table]["summarise"], *args)

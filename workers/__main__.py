@@ -10,6 +10,7 @@ import sys
 import uvloop
 
 from core import logging as core_logging
+from core import process
 from core import settings as core_settings
 from workers import config, worker
 
@@ -35,4 +36,5 @@ if __name__ == "__main__":
     except core_settings.SettingError as exc:
         sys.exit(f"workers: {exc}")
     core_logging.setup(settings.log_level, json=settings.log_json, process="workers")
+    process.settle_garbage_collector()
     sys.exit(uvloop.run(main(settings)))

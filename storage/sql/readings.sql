@@ -20,20 +20,35 @@ SELECT array_agg((extract(epoch FROM time) * 1000000)::bigint) AS times,
        array_agg(coalesce(value, 'NaN')) AS "values"
   FROM stored;
 
+-- readings_create_latest_incoming --
+-- The session's staging table of a claim's latest readings per series (emptied at the end of every transaction); NaN stands for NULL, and prev_* mean nothing where has_prev is false.
+CREATE TEMP TABLE IF NOT EXISTS latest_incoming (
+    device_id      bigint NOT NULL,
+    sensor_id      integer NOT NULL,
+    time           timestamptz NOT NULL,
+    raw_value      double precision NOT NULL,
+    value          double precision NOT NULL,
+    has_prev       boolean NOT NULL,
+    prev_time      timestamptz NOT NULL,
+    prev_raw_value double precision NOT NULL,
+    prev_value     double precision NOT NULL
+) ON COMMIT DELETE ROWS;
+
 -- readings_update_latest --
--- Move each series' latest reading forward (never back), keeping the one it replaces as prev_*.
+-- Move each staged series' latest reading forward (never back), keeping the one it replaces as prev_*; rows are locked in (device, sensor) order.
+WITH s AS (
+    DELETE FROM latest_incoming
+    RETURNING device_id, sensor_id, time, raw_value, value,
+              has_prev, prev_time, prev_raw_value, prev_value
+)
 INSERT INTO latest_readings AS latest
        (device_id, sensor_id, time, raw_value, value, prev_time, prev_raw_value, prev_value)
-SELECT s.device_id, s.sensor_id,
-       timestamptz 'epoch' + s.time_us * interval '1 microsecond',
-       nullif(s.raw_value, 'NaN'), nullif(s.value, 'NaN'),
-       CASE WHEN s.has_prev THEN timestamptz 'epoch' + s.prev_time_us * interval '1 microsecond' END,
+SELECT s.device_id, s.sensor_id, s.time, nullif(s.raw_value, 'NaN'), nullif(s.value, 'NaN'),
+       CASE WHEN s.has_prev THEN s.prev_time END,
        CASE WHEN s.has_prev THEN nullif(s.prev_raw_value, 'NaN') END,
        CASE WHEN s.has_prev THEN nullif(s.prev_value, 'NaN') END
-  FROM unnest($1::bigint[], $2::integer[], $3::bigint[], $4::float8[], $5::float8[],
-              $6::boolean[], $7::bigint[], $8::float8[], $9::float8[])
-       AS s(device_id, sensor_id, time_us, raw_value, value,
-            has_prev, prev_time_us, prev_raw_value, prev_value)
+  FROM s
+ ORDER BY s.device_id, s.sensor_id
     ON CONFLICT (device_id, sensor_id) DO UPDATE
    SET time = excluded.time,
        raw_value = excluded.raw_value,

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from core import process
+
+ROOT = Path(__file__).resolve().parents[3]
+
+_PROBE = """
+import gc
+from core import process
+before = gc.get_freeze_count()
+process.settle_garbage_collector()
+print(before, gc.get_freeze_count(), *gc.get_threshold())
+"""
+
+
+def test_settling_freezes_what_is_loaded_and_raises_the_thresholds():
+    # In a process of its own: the test process keeps Python's defaults.
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    before, frozen, *thresholds = map(int, out)
+    assert before == 0
+    assert frozen > 1000  # the modules and objects of the interpreter's start at least
+    assert tuple(thresholds) == process.GC_THRESHOLDS
+    assert all(new > default for new, default in zip(thresholds, (700, 10, 10), strict=True))
