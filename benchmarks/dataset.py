@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -315,13 +316,38 @@ def _history(dsn: str, scale: Scale, end: datetime) -> None:
     queue: SimpleQueue[Block] = SimpleQueue()
     for block in blocks:
         queue.put(block)
+    progress = _Progress(len(blocks))
     with ThreadPoolExecutor(_COPY_CONNECTIONS) as pool:
-        futures = [pool.submit(_copy_all, dsn, queue) for _ in range(_COPY_CONNECTIONS)]
+        futures = [pool.submit(_copy_all, dsn, queue, progress) for _ in range(_COPY_CONNECTIONS)]
         for future in futures:
             future.result()
 
 
-def _copy_all(dsn: str, queue: SimpleQueue[Block]) -> None:
+class _Progress:
+    """Logs how much of the history is loaded, every tenth of it."""
+
+    def __init__(self, blocks: int) -> None:
+        self.blocks = blocks
+        self.done = 0
+        self.started = time.monotonic()
+        self.lock = threading.Lock()
+
+    def block_done(self) -> None:
+        with self.lock:
+            self.done += 1
+            if self.done * 10 // self.blocks == (self.done - 1) * 10 // self.blocks:
+                return
+            elapsed = time.monotonic() - self.started
+            left = elapsed * (self.blocks - self.done) / self.done
+            logger.info(
+                "history %d%% loaded (%.0f s, about %.0f s left)",
+                100 * self.done // self.blocks,
+                elapsed,
+                left,
+            )
+
+
+def _copy_all(dsn: str, queue: SimpleQueue[Block], progress: _Progress) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SET synchronous_commit = off")  # a loader's commits need not wait
         while True:
@@ -332,6 +358,7 @@ def _copy_all(dsn: str, queue: SimpleQueue[Block]) -> None:
             statement, payload = build()
             with conn.cursor() as cur, cur.copy(statement.encode()) as copy:
                 copy.write(payload)
+            progress.block_done()
 
 
 def _readings_blocks(scale: Scale, end_us: int) -> list[Block]:

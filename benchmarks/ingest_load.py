@@ -29,6 +29,7 @@ import dataclasses
 import http.client
 import json
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -744,10 +745,19 @@ def measure(
     quick: bool,
     chosen: set[str],
     is_local: bool,
+    sustain_s: float | None = None,
 ) -> Outcome:
     """Make the fleet, time the ceiling and the chosen end-to-end workloads, check nothing was
-    lost, and drop the database."""
+    lost, and drop the database. `sustain_s` makes the final runs that long (in windows of
+    `window_s`) instead of 30 s."""
     settings = QUICK if quick else DEFAULT
+    if sustain_s:
+        windows = max(1, math.ceil(sustain_s / settings.window_s))
+        settings = dataclasses.replace(
+            settings,
+            windows=windows,
+            budget_s=settings.budget_s + (windows - settings.windows) * settings.window_s,
+        )
     outcome = Outcome()
     with ingest_fleet.exclusive(server_dsn, database):
         logger.info("making the ingest fleet: %d devices in %s", settings.devices, database)
@@ -904,6 +914,7 @@ def add_to(
     quick: bool,
     only: set[str],
     is_local: bool,
+    sustain_s: float | None = None,
 ) -> None:
     """Measure the ingest workloads `only` selects (all when empty) in a database of their own
     named after the benchmark database, and add them to `report` (`extra["ingest"]`)."""
@@ -912,7 +923,12 @@ def add_to(
         return
     try:
         outcome = measure(
-            server_dsn, f"{database}_ingest", quick=quick, chosen=chosen, is_local=is_local
+            server_dsn,
+            f"{database}_ingest",
+            quick=quick,
+            chosen=chosen,
+            is_local=is_local,
+            sustain_s=sustain_s,
         )
     except Exception as exc:  # reported with the query workloads' results, not lost with them
         logger.exception("the ingest workloads failed")

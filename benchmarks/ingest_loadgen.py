@@ -37,7 +37,7 @@ from typing import Any, cast
 import numpy as np
 import uvloop
 
-from benchmarks import ingest_fleet
+from benchmarks import ingest_fleet, loadgen
 
 _ENTRY_HEAD = b'{"recorded_at":"'
 _ENTRY_MID = b'","sensors":'
@@ -53,8 +53,7 @@ class _Window:
         self.acked_readings = 0
         self.acked_requests = 0
         self.connection_errors = 0
-        self.cpu_at_start = 0.0
-        self.cpu_at_stop = 0.0
+        self.cpu = loadgen.CpuSpan()
 
     def result(self) -> dict[str, Any]:
         latencies = np.asarray(self.latencies, dtype=np.float32)
@@ -64,7 +63,7 @@ class _Window:
             "acked_readings": self.acked_readings,
             "acked_requests": self.acked_requests,
             "connection_errors": self.connection_errors,
-            "cpu_s": self.cpu_at_stop - self.cpu_at_start,
+            "cpu_s": self.cpu.seconds(),
         }
 
 
@@ -258,15 +257,6 @@ class _Generator:
                 window.connection_errors += 1
 
 
-def _note_cpu(window: _Window, name: str) -> None:
-    setattr(window, name, _cpu_seconds())
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 async def _keep_connected(host: str, port: int, generator: _Generator) -> None:
     loop = asyncio.get_running_loop()
     while not generator.stopping:
@@ -284,8 +274,7 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
     generator = _Generator(job)
     loop = asyncio.get_running_loop()
     for window in generator.windows:
-        for at, name in ((window.start, "cpu_at_start"), (window.stop, "cpu_at_stop")):
-            loop.call_later(max(0.0, at - time.perf_counter()), _note_cpu, window, name)
+        window.cpu.schedule(loop, window.start, window.stop)
     connectors = [
         asyncio.create_task(_keep_connected(job["host"], job["port"], generator))
         for _ in range(int(job["connections"]))

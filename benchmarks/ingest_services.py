@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 from benchmarks import harness, services
+from scripts import launcher
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 # The cluster-wide processes that work for every database's writes.
@@ -85,7 +86,7 @@ class Platform:
 def start(dsn: str, *, gateways: int, workers: int) -> Platform:
     started: list[services.Process] = []
     try:
-        port = services.free_port()
+        port = launcher.free_port()
         for i in range(gateways):
             env = _env(
                 dsn,
@@ -94,7 +95,7 @@ def start(dsn: str, *, gateways: int, workers: int) -> Platform:
             started.append(_spawn(f"ingest-gateway-{i + 1}", "ingest", env, port))
         for i in range(workers):
             started.append(_spawn(f"ingest-worker-{i + 1}", "workers", _env(dsn, {}), 0))
-        query_port = services.free_port()
+        query_port = launcher.free_port()
         env = _env(dsn, {"QUERY_HOST": "127.0.0.1", "QUERY_PORT": str(query_port)})
         query = _spawn("ingest-query", "query", env, query_port)
         started.append(query)

@@ -9,6 +9,11 @@ window, the latencies of the requests that completed inside it, their statuses a
 body bytes, failed connections, and the CPU time this process spent in it. A callback per
 request costs a few microseconds, so on a shared 2-core machine the server keeps most of a core.
 
+With a `rate` (requests/s for the whole job) the load is an open loop instead: each connection
+sends its requests on a fixed schedule (`connections / rate` seconds apart, the connections'
+schedules evenly staggered), and a request's latency is counted from when it was due, not from
+when its connection was free to send it, so a server that falls behind cannot hide its queue.
+
 Answers are delimited by Content-Length or chunked encoding (a 304 has no body); bodies are
 counted, not kept.
 """
@@ -42,14 +47,7 @@ class _Window:
         self.body_bytes = 0
         self.connection_errors = 0
         self.reconnects = 0
-        self.cpu_at_start = 0.0
-        self.cpu_at_stop = 0.0
-
-    def sample_start(self) -> None:
-        self.cpu_at_start = _cpu_seconds()
-
-    def sample_stop(self) -> None:
-        self.cpu_at_stop = _cpu_seconds()
+        self.cpu = CpuSpan()
 
     def result(self) -> dict[str, Any]:
         latencies = np.asarray(self.latencies, dtype=np.float32)
@@ -59,8 +57,37 @@ class _Window:
             "body_bytes": self.body_bytes,
             "connection_errors": self.connection_errors,
             "reconnects": self.reconnects,
-            "cpu_s": self.cpu_at_stop - self.cpu_at_start,
+            "cpu_s": self.cpu.seconds(),
         }
+
+
+class CpuSpan:
+    """This process's CPU seconds between two moments of a window, sampled by loop callbacks.
+
+    A timer may not have fired when the job ends (the connections stop at the window's end by
+    perf_counter, the loop's timers run on its own clock), so `seconds` closes an open span
+    with the time used so far, and a span never opened used none."""
+
+    def __init__(self) -> None:
+        self.at_start: float | None = None
+        self.at_stop: float | None = None
+
+    def schedule(self, loop: asyncio.AbstractEventLoop, start: float, stop: float) -> None:
+        """Sample at `start` and `stop` (perf_counter times)."""
+        loop.call_later(max(0.0, start - time.perf_counter()), self._start)
+        loop.call_later(max(0.0, stop - time.perf_counter()), self._stop)
+
+    def _start(self) -> None:
+        self.at_start = _cpu_seconds()
+
+    def _stop(self) -> None:
+        if self.at_start is not None:
+            self.at_stop = _cpu_seconds()
+
+    def seconds(self) -> float:
+        if self.at_start is None:
+            return 0.0
+        return (self.at_stop if self.at_stop is not None else _cpu_seconds()) - self.at_start
 
 
 class _Windows:
@@ -91,11 +118,28 @@ class _Windows:
                 window.reconnects += 1
 
 
+class _Schedule:
+    """When one connection's requests are due, in perf_counter time, for an open loop."""
+
+    def __init__(self, first: float, interval: float) -> None:
+        self.due = first
+        self.interval = interval
+
+    def take(self) -> float:
+        """The due time of the request being sent now; the next one is due an interval later."""
+        due = self.due
+        self.due += self.interval
+        return due
+
+
 class _Client(asyncio.Protocol):
     """One keep-alive connection sending `requests` in turn until the window closes."""
 
-    def __init__(self, requests: list[bytes], offset: int, windows: _Windows) -> None:
+    def __init__(
+        self, requests: list[bytes], offset: int, windows: _Windows, schedule: _Schedule | None
+    ) -> None:
         self.requests = requests
+        self.schedule = schedule
         self.index = offset
         self.windows = windows
         # How the connection ended: "finished" (the windows are over), "closed" (the server
@@ -114,7 +158,7 @@ class _Client(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are asyncio.Transport in all but their class.
         self.transport = cast(asyncio.Transport, transport)
-        self._send()
+        self._next()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.done.done():
@@ -124,8 +168,20 @@ class _Client(asyncio.Protocol):
         assert self.transport is not None
         request = self.requests[self.index % len(self.requests)]
         self.index += 1
-        self.sent_at = time.perf_counter()
+        if self.schedule is None:
+            self.sent_at = time.perf_counter()
+        else:
+            self.sent_at = self.schedule.take()
         self.transport.write(request)
+
+    def _next(self) -> None:
+        """Send the next request now, or when the schedule says it is due."""
+        if self.schedule is not None:
+            wait = self.schedule.due - time.perf_counter()
+            if wait > 0:
+                asyncio.get_running_loop().call_later(wait, self._send)
+                return
+        self._send()
 
     def data_received(self, data: bytes) -> None:
         while data:
@@ -180,7 +236,7 @@ class _Client(asyncio.Protocol):
         now = time.perf_counter()
         self.windows.record(self.sent_at, now, self.status, self.body_size)
         if now < self.windows.end and not self.closing:
-            self._send()
+            self._next()
             return
         if not self.done.done():
             self.done.set_result("closed" if self.closing else "finished")
@@ -189,11 +245,16 @@ class _Client(asyncio.Protocol):
 
 
 async def _connection(
-    host: str, port: int, requests: list[bytes], offset: int, windows: _Windows
+    host: str,
+    port: int,
+    requests: list[bytes],
+    offset: int,
+    windows: _Windows,
+    schedule: _Schedule | None,
 ) -> None:
     loop = asyncio.get_running_loop()
     while time.perf_counter() < windows.end:
-        client = _Client(requests, offset, windows)
+        client = _Client(requests, offset, windows, schedule)
         try:
             await loop.create_connection(_factory(client), host, port)
         except OSError:
@@ -234,13 +295,21 @@ async def run(job: dict[str, Any]) -> list[dict[str, Any]]:
     requests = [request.encode("latin-1") for request in job["requests"]]
     loop = asyncio.get_running_loop()
     for window in windows.windows:
-        loop.call_later(max(0.0, window.start - time.perf_counter()), window.sample_start)
-        loop.call_later(max(0.0, window.stop - time.perf_counter()), window.sample_stop)
+        window.cpu.schedule(loop, window.start, window.stop)
     connections = int(job["connections"])
     stride = max(1, len(requests) // connections)
+    schedules: list[_Schedule | None] = [None] * connections
+    if job.get("rate"):
+        interval = connections / float(job["rate"])
+        now = time.perf_counter()
+        schedules = [
+            _Schedule(now + interval * i / connections, interval) for i in range(connections)
+        ]
     await asyncio.gather(
         *(
-            _connection(job["host"], job["port"], requests, i * stride + job["seed"], windows)
+            _connection(
+                job["host"], job["port"], requests, i * stride + job["seed"], windows, schedules[i]
+            )
             for i in range(connections)
         )
     )

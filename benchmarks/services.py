@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,14 +30,6 @@ _UNLIMITED = 1_000_000_000
 
 class ServiceError(RuntimeError):
     """A benchmarked process did not start."""
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -89,7 +80,7 @@ def _spawn(name: str, argv: list[str], env: Mapping[str, str], port: int) -> Pro
 def start_query(database_url: str, *, pool_max: int | None = None) -> Process:
     """`python -m query` on a free port against `database_url`, once it answers /ready and
     its world map is built."""
-    port = free_port()
+    port = launcher.free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -118,7 +109,7 @@ def start_query(database_url: str, *, pool_max: int | None = None) -> Process:
 
 def start_ceiling() -> Process:
     """The bare HTTP server (benchmarks/ceiling_server.py) on a free port."""
-    port = free_port()
+    port = launcher.free_port()
     argv = [sys.executable, "-m", "benchmarks.ceiling_server", str(port)]
     process = _spawn("ceiling", argv, os.environ, port)
     try:
@@ -133,7 +124,7 @@ def start_nginx(query: Process) -> Process:
     """nginx with the project's site configuration, in front of `query` only."""
     if not Path(launcher.NGINX).exists():
         raise ServiceError(f"nginx is not installed ({launcher.NGINX}): run `make setup`")
-    port = free_port()
+    port = launcher.free_port()
     prefix = STATE_DIR / "nginx"
     prefix.mkdir(parents=True, exist_ok=True)
     upstream = [f"127.0.0.1:{query.port}"]
