@@ -3,6 +3,7 @@ bad input must look like."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,14 @@ configuration.set_hypothesis_home_dir(Path(__file__).resolve().parents[3] / ".lo
 # Modest example counts keep the package at a minute or two in the default suite; no example
 # database (nothing is written into the checkout), no deadline (a shared machine is slow at
 # times), and the client fixtures are shared by the examples of one test on purpose: the
-# services must survive a stream of bad requests, not one each.
+# services must survive a stream of bad requests, not one each. The examples are the same on
+# every run, so CI is reproducible; SENSORIUM_FUZZ_SEED=random draws new ones (Hypothesis
+# prints the seed of a failure, which `pytest --hypothesis-seed=<n>` replays).
 FUZZ = settings(
     max_examples=40,
     deadline=None,
     database=None,
+    derandomize=os.environ.get("SENSORIUM_FUZZ_SEED") != "random",
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,
