@@ -21,7 +21,7 @@ SELECT array_agg((extract(epoch FROM time) * 1000000)::bigint) AS times,
   FROM stored;
 
 -- readings_create_latest_incoming --
--- The session's staging table of a claim's latest readings per series (emptied at the end of every transaction); NaN stands for NULL, and prev_* mean nothing where has_prev is false.
+-- The session's staging table of a claim's latest readings per series, empty (it is emptied at the end of every transaction, and here for a transaction that updates twice); NaN stands for NULL, and prev_* mean nothing where has_prev is false.
 CREATE TEMP TABLE IF NOT EXISTS latest_incoming (
     device_id      bigint NOT NULL,
     sensor_id      integer NOT NULL,
@@ -33,13 +33,14 @@ CREATE TEMP TABLE IF NOT EXISTS latest_incoming (
     prev_raw_value double precision NOT NULL,
     prev_value     double precision NOT NULL
 ) ON COMMIT DELETE ROWS;
+DELETE FROM latest_incoming;
 
 -- readings_update_latest --
 -- Move each staged series' latest reading forward (never back), keeping the one it replaces as prev_*; rows are locked in (device, sensor) order.
 WITH s AS (
-    DELETE FROM latest_incoming
-    RETURNING device_id, sensor_id, time, raw_value, value,
-              has_prev, prev_time, prev_raw_value, prev_value
+    SELECT device_id, sensor_id, time, raw_value, value,
+           has_prev, prev_time, prev_raw_value, prev_value
+      FROM latest_incoming
 )
 INSERT INTO latest_readings AS latest
        (device_id, sensor_id, time, raw_value, value, prev_time, prev_raw_value, prev_value)

@@ -1,16 +1,18 @@
 -- rollups_create_incoming --
--- The session's staging table of a claim's summaries (emptied at the end of every transaction; `daily` tells the tables apart).
+-- The session's staging table of a claim's summaries (`daily` tells the tables apart), empty: it is emptied at the end of every transaction, and here for a transaction that folds twice.
 CREATE TEMP TABLE IF NOT EXISTS rollups_incoming (daily boolean NOT NULL, LIKE readings_hourly)
     ON COMMIT DELETE ROWS;
+DELETE FROM rollups_incoming;
 
 -- rollups_add --
 -- Fold the staged summaries of one rollup table (ROLLUP: hourly or daily) into it, locking rows in (device, sensor, bucket) order.
 WITH incoming AS (
-    DELETE FROM rollups_incoming WHERE daily = ROLLUP_IS_DAILY
-    RETURNING bucket, device_id, sensor_id,
-              count, sum, sum_sq, min, max, first_time, first_value, last_time, last_value,
-              raw_count, raw_sum, raw_sum_sq, raw_min, raw_max,
-              raw_first_time, raw_first_value, raw_last_time, raw_last_value
+    SELECT bucket, device_id, sensor_id,
+           count, sum, sum_sq, min, max, first_time, first_value, last_time, last_value,
+           raw_count, raw_sum, raw_sum_sq, raw_min, raw_max,
+           raw_first_time, raw_first_value, raw_last_time, raw_last_value
+      FROM rollups_incoming
+     WHERE daily = ROLLUP_IS_DAILY
 )
 INSERT INTO readings_ROLLUP AS r
        (bucket, device_id, sensor_id,

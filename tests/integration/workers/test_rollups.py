@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
+
+from storage import readings, rollups
 from storage.pool import Pool
 from tests.integration.workers.support import (
     DAY,
@@ -15,7 +18,7 @@ from tests.integration.workers.support import (
     stored_rollups,
 )
 from tests.unit.workers import sck
-from workers import processing
+from workers import aggregation, processing
 from workers.catalogue import Catalogue
 from workers.config import WorkerSettings
 
@@ -193,3 +196,29 @@ async def test_concurrent_claim_loops_keep_rollups_exact(db_pool, settings, make
 
     assert sum(r.stored for r in results) == len(staged) * 12
     await assert_rollups_exact(db_pool)
+
+
+async def test_two_folds_in_one_transaction_each_count_once(db_pool, device):
+    # A transaction's staged summaries and latest readings are gone once folded, so a second
+    # fold in the same transaction adds only its own.
+    first = [(T0 + i * MINUTE, sck.NETS, 10.0 + i) for i in range(3)]
+    second = [(T0 + (10 + i) * MINUTE, sck.NETS, 20.0 + i) for i in range(2)]
+    async with db_pool.acquire() as conn, conn.transaction():
+        for part in (first, second):
+            stored = await readings.insert_readings(
+                conn,
+                np.array([t for t, _, _ in part], dtype=np.int64),
+                np.full(len(part), device, dtype=np.int64),
+                np.array([s for _, s, _ in part], dtype=np.int32),
+                np.array([v for _, _, v in part]),
+                np.array([v for _, _, v in part]),
+            )
+            await rollups.add(conn, *aggregation.rollups_per_bucket(*stored[:-1]))
+            await readings.update_latest(conn, aggregation.latest_per_series(*stored[:-1]))
+
+    await assert_rollups_exact(db_pool)
+    assert (await hourly_row(db_pool, device, sck.NETS, T0))["count"] == 5
+    latest = await db_pool.fetchrow(
+        "SELECT value, prev_value FROM latest_readings WHERE device_id = $1", device
+    )
+    assert (latest["value"], latest["prev_value"]) == (21.0, 20.0)
