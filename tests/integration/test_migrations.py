@@ -30,3 +30,16 @@ def test_readings_is_a_hypertable_without_the_default_time_index(database_dsn):
         "CREATE UNIQUE INDEX readings_series_time_key ON public.readings "
         'USING btree (device_id, sensor_id, "time")'
     ]
+
+
+def test_staged_payloads_are_compressed_with_lz4(database_dsn):
+    payload = bytes(range(256)) * 16  # 4 KiB, past the size at which a value is compressed
+    with psycopg.connect(database_dsn) as conn:
+        conn.execute(
+            "INSERT INTO ingest_batches (device_id, n_readings, payload) VALUES (1, 1, %s)",
+            (payload,),
+        )
+        method, stored = conn.execute(
+            "SELECT pg_column_compression(payload), payload FROM ingest_batches"
+        ).fetchone()
+    assert (method, stored) == ("lz4", payload)
