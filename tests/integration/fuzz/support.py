@@ -50,6 +50,14 @@ async def answer(response: ClientResponse) -> tuple[int, bytes]:
     return response.status, body
 
 
+async def answer_without_secrets(response: ClientResponse, secrets: list[str]) -> tuple[int, bytes]:
+    """`answer`, and none of `secrets` anywhere in the body."""
+    status, body = await answer(response)
+    for secret in secrets:
+        assert secret.encode() not in body, (str(response.url)[:200], secret[:8])
+    return status, body
+
+
 def check_error(status: int, content_type: str, body: bytes, request_id: str) -> dict[str, Any]:
     """`body` is an error of the error model (core/errors.py) for the request `request_id`."""
     assert 400 <= status < 500, (status, body[:500])

@@ -72,6 +72,20 @@ def _device(world, which: str) -> int:
     )
 
 
+async def post_readings(gateway_client, world, body: bytes | str):
+    """Post `body` as the public device's readings, with its token; the response, its status
+    and its body, checked by `answer`. A file object, since aiohttp warns (an error here) when
+    given more than 1 MiB of bytes at once."""
+    data = body.encode() if isinstance(body, str) else body
+    response = await gateway_client.post(
+        f"/v0/devices/{world.public}/readings",
+        data=io.BytesIO(data),
+        headers={"Authorization": f"Bearer {world.device_token}"},
+    )
+    status, raw = await answer(response)
+    return response, status, raw
+
+
 # Every draw is an argument of the test (none interactive), so the examples replay exactly.
 @MANY
 @given(
@@ -119,12 +133,7 @@ async def test_every_non_finite_value_is_rejected_one_reading_at_a_time(
         '{"data":[{"recorded_at":"2024-05-01T10:00:00Z","sensors":[{"id":56,"value":1.5}]},'
         f'{{"recorded_at":"2024-05-01T10:01:00Z","sensors":[{items}]}}]}}'
     )
-    response = await gateway_client.post(
-        f"/v0/devices/{world.public}/readings",
-        data=body,
-        headers={"Authorization": f"Bearer {world.device_token}"},
-    )
-    status, raw = await answer(response)
+    response, status, raw = await post_readings(gateway_client, world, body)
     assert status == 200, raw
     document = await response.json()
     assert document["accepted"] == 2, document
@@ -180,12 +189,7 @@ async def test_any_method_any_path(gateway_client, method, path, query):
 
 async def test_a_body_over_the_limit_is_a_413(gateway_client, world):
     body = b'{"data":[' + b" " * (10 * MIB) + b"]}"
-    response = await gateway_client.post(
-        f"/v0/devices/{world.public}/readings",
-        data=io.BytesIO(body),
-        headers={"Authorization": f"Bearer {world.device_token}"},
-    )
-    status, raw = await answer(response)
+    _, status, raw = await post_readings(gateway_client, world, body)
     assert status == 413, raw
 
 
@@ -244,12 +248,7 @@ async def test_a_rejected_sensor_is_echoed_in_a_form_json_can_hold(
         '{"data":[{"recorded_at":"2024-05-01T10:00:00Z","sensors":['
         f'{{"id":{sensor},"value":1}},{{"id":55,"value":NaN}}]}}]}}'
     )
-    response = await gateway_client.post(
-        f"/v0/devices/{world.public}/readings",
-        data=body,
-        headers={"Authorization": f"Bearer {world.device_token}"},
-    )
-    status, raw = await answer(response)
+    response, status, raw = await post_readings(gateway_client, world, body)
     assert status == 422, raw
     rejected = (await response.json())["rejected"]
     assert rejected[0] == {"index": 0, "sensor": echoed, "reason": "unknown sensor"}
@@ -257,12 +256,7 @@ async def test_a_rejected_sensor_is_echoed_in_a_form_json_can_hold(
 
 async def test_a_reading_without_a_value_at_a_bad_time_is_rejected(gateway_client, world):
     body = '{"data":[{"recorded_at":"","sensors":[{"id":55},{"id":56,"value":null}]}]}'
-    response = await gateway_client.post(
-        f"/v0/devices/{world.public}/readings",
-        data=body,
-        headers={"Authorization": f"Bearer {world.device_token}"},
-    )
-    status, raw = await answer(response)
+    response, status, raw = await post_readings(gateway_client, world, body)
     assert status == 422, raw
     rejected = (await response.json())["rejected"]
     assert [(r["index"], r["sensor"]) for r in rejected] == [(0, 55)]
@@ -299,12 +293,7 @@ def _huge(what: str) -> bytes:
 async def test_huge_arrays(gateway_client, world, process, what, expected):
     body = _huge(what)
     assert len(body) < 10 * MIB
-    response = await gateway_client.post(
-        f"/v0/devices/{world.public}/readings",
-        data=io.BytesIO(body),
-        headers={"Authorization": f"Bearer {world.device_token}"},
-    )
-    status, raw = await answer(response)
+    response, status, raw = await post_readings(gateway_client, world, body)
     assert status == expected, raw[:300]
     if status == 200:
         accepted = (await response.json())["accepted"]
@@ -318,12 +307,7 @@ async def test_a_time_past_any_float_is_rejected(gateway_client, world):
         '{"data":[{"recorded_at":1' + "0" * 400 + ',"sensors":[{"id":55,"value":1}]},'
         '{"recorded_at":"2024-05-01T10:00:00Z","sensors":[{"id":55,"value":NaN}]}]}'
     )
-    response = await gateway_client.post(
-        f"/v0/devices/{world.public}/readings",
-        data=body,
-        headers={"Authorization": f"Bearer {world.device_token}"},
-    )
-    status, raw = await answer(response)
+    response, status, raw = await post_readings(gateway_client, world, body)
     assert status == 422, raw
     reasons = [r["reason"] for r in (await response.json())["rejected"]]
     assert reasons == ["recorded_at: epoch seconds out of range", "value is not finite"]

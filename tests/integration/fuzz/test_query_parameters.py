@@ -8,7 +8,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from tests.integration.fuzz import strategies
-from tests.integration.fuzz.support import MANY, answer
+from tests.integration.fuzz.support import MANY, answer, answer_without_secrets
 
 TIMES = st.one_of(
     strategies.TIMESTAMPS.map(str),
@@ -88,10 +88,8 @@ async def test_history_parameters(query_client, world, params, signed_in):
     response = await query_client.get(
         f"/v0/devices/{world.public}/readings", params=params, headers=headers
     )
-    status, raw = await answer(response)
+    status, _ = await answer_without_secrets(response, world.secrets)
     event(f"status {status}")
-    for secret in world.secrets:
-        assert secret.encode() not in raw
 
 
 @MANY
@@ -114,10 +112,8 @@ async def test_listing_parameters(query_client, world, path, params, search):
     if path == "/v0/search":
         params = {**params, "q": search}
     response = await query_client.get(path, params=params)
-    status, raw = await answer(response)
+    status, _ = await answer_without_secrets(response, world.secrets)
     event(f"status {status}")
-    for secret in world.secrets:
-        assert secret.encode() not in raw
 
 
 @MANY
