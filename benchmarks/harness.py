@@ -386,13 +386,14 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def update_docs(path: Path, text: str) -> None:
-    """Put `text` between the markers of the latest results in `path` (appended if absent)."""
-    block = f"{DOCS_BEGIN}\n{text}\n{DOCS_END}"
+def update_docs(path: Path, text: str, *, begin: str = DOCS_BEGIN, end: str = DOCS_END) -> None:
+    """Put `text` between the markers `begin` and `end` (by default, those of the latest results)
+    in `path` (appended if absent)."""
+    block = f"{begin}\n{text}\n{end}"
     current = path.read_text() if path.exists() else ""
-    if DOCS_BEGIN in current and DOCS_END in current:
-        head, _, rest = current.partition(DOCS_BEGIN)
-        _, _, tail = rest.partition(DOCS_END)
+    if begin in current and end in current:
+        head, _, rest = current.partition(begin)
+        _, _, tail = rest.partition(end)
         path.write_text(head + block + tail)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)

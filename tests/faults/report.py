@@ -9,6 +9,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks import harness
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "reliability.md"
 DOCS_BEGIN = "<!-- faults:latest:begin (written by `make test-faults`) -->"
@@ -86,15 +88,7 @@ def docs_block(rows: list[Row], mode: str, path: Path = DOCS) -> str:
 
 def update_docs(text: str, path: Path = DOCS) -> None:
     """Put `text` between the markers in `path` (appended if they are absent)."""
-    block = f"{DOCS_BEGIN}\n{text}\n{DOCS_END}"
-    current = path.read_text() if path.exists() else ""
-    if DOCS_BEGIN in current and DOCS_END in current:
-        head, _, rest = current.partition(DOCS_BEGIN)
-        _, _, tail = rest.partition(DOCS_END)
-        path.write_text(head + block + tail)
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(current + ("\n" if current else "") + block + "\n")
+    harness.update_docs(path, text, begin=DOCS_BEGIN, end=DOCS_END)
 
 
 def _place(test: str) -> tuple[int, str]:

@@ -12,19 +12,19 @@ another finds.
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import orjson
 import pytest
 
-from core import passwords, tokens
+from core import tokens
 from ingest import app as ingest_app
 from ingest import config as ingest_config
 from query import app as query_app
 from query import geo
 from query.config import QuerySettings
+from tests.integration.query.accounts_support import PASSWORD, insert_user
 
 CREDENTIALS = (
     "none",  # no credential at all
@@ -37,7 +37,6 @@ CREDENTIALS = (
     "owner",  # the owner's access token
     "admin",  # an admin's access token
 )
-PASSWORD = "correct horse battery"
 SCK_2_1 = 26
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 RANGE = {"from": (T0 - timedelta(hours=1)).isoformat(), "to": (T0 + timedelta(hours=1)).isoformat()}
@@ -210,22 +209,6 @@ READ_ONLY = ["id", "uuid", "owner_id", "device_token", "created_at", "updated_at
              "last_reading_at", "role", "is_test", "deleted_at", "token"]  # fmt: skip
 
 
-@functools.cache
-def _password_hash():
-    return passwords.hash_password(PASSWORD)  # argon2: once per session
-
-
-async def _user(conn, name, role="citizen"):
-    return await conn.fetchval(
-        "INSERT INTO users (username, email, role, password_hash) VALUES ($1, $2, $3, $4)"
-        " RETURNING id",
-        name,
-        f"{name}@example.org",
-        role,
-        _password_hash(),
-    )
-
-
 async def _token(conn, user_id, *, kind="access", is_test=False, **columns):
     prefix = {"access": "", "api_key": "sk_test_" if is_test else "sk_live_"}[kind]
     text = tokens.new_token(prefix)
@@ -274,9 +257,9 @@ async def world(db_pool):
     credentials of every kind in CREDENTIALS."""
     past, now = datetime.now(UTC) - timedelta(days=1), datetime.now(UTC)
     async with db_pool.acquire() as conn:
-        owner = await _user(conn, "owner")
-        other = await _user(conn, "other")
-        admin = await _user(conn, "admin", "admin")
+        owner = await insert_user(conn, "owner")
+        other = await insert_user(conn, "other")
+        admin = await insert_user(conn, "admin", "admin")
         public, device_token = await _device(conn, owner, "Matrix public", "02:00:00:00:0a:01")
         private, _ = await _device(
             conn, owner, "Matrix private", "02:00:00:00:0a:02", is_private=True

@@ -5,41 +5,24 @@ is one client sending far more than any quota allows)."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
 
-from core import passwords, ratelimit, tokens
+from core import ratelimit, tokens
 from ingest import app as ingest_app
 from ingest import config as ingest_config
 from query.accounts_config import AccountSettings
 from tests.integration.query import conftest as query_conftest
+from tests.integration.query.accounts_support import insert_user, password_hash
 
-PASSWORD = "correct horse battery"
 SCK_2_1 = 26  # a kit of the catalogue migration
 SENSOR = 55  # one of its sensors
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 UNLIMITED = dataclasses.replace(ratelimit.QUERY_LIMITS, enabled=False)
 
 query_app = query_conftest.query_app  # the query service's fixture, here too
-
-
-@functools.cache
-def password_hash() -> str:
-    return passwords.hash_password(PASSWORD)  # argon2: once per session
-
-
-async def _user(conn, name, role="citizen"):
-    return await conn.fetchval(
-        "INSERT INTO users (username, email, role, password_hash) VALUES ($1, $2, $3, $4)"
-        " RETURNING id",
-        name,
-        f"{name}@example.org",
-        role,
-        password_hash(),
-    )
 
 
 async def _token(conn, user_id, kind="access", prefix=""):
@@ -84,9 +67,9 @@ async def world(db_pool):
     """The owner (public and private devices, an access token, an API key), another citizen
     (a secret email address), an admin; and every secret the database holds about them."""
     async with db_pool.acquire() as conn:
-        owner = await _user(conn, "owner")
-        other = await _user(conn, "other")
-        admin = await _user(conn, "admin", "admin")
+        owner = await insert_user(conn, "owner")
+        other = await insert_user(conn, "other")
+        admin = await insert_user(conn, "admin", "admin")
         public, device_token = await _device(conn, owner, "Fuzz public", "02:00:00:00:0c:01")
         private, _ = await _device(
             conn, owner, "Fuzz private", "02:00:00:00:0c:02", is_private=True

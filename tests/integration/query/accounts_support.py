@@ -4,13 +4,33 @@ signing up and in through the API."""
 from __future__ import annotations
 
 import base64
+import functools
 
 import pytest
 from aiohttp.test_utils import TestServer
 
+from core import passwords
 from query.accounts_config import AccountSettings
 
 PASSWORD = "correct horse battery"
+
+
+@functools.cache
+def password_hash() -> str:
+    """The hash of PASSWORD (argon2: made once per session)."""
+    return passwords.hash_password(PASSWORD)
+
+
+async def insert_user(conn, name, role="citizen"):
+    """A user `name` with PASSWORD, written straight into the database; returns its id."""
+    return await conn.fetchval(
+        "INSERT INTO users (username, email, role, password_hash) VALUES ($1, $2, $3, $4)"
+        " RETURNING id",
+        name,
+        f"{name}@example.org",
+        role,
+        password_hash(),
+    )
 
 
 @pytest.fixture
