@@ -23,7 +23,7 @@ class WorkerSettings:
     # Woken by a notification after a claim that was not full, gather this long before claiming:
     # at moderate rates a claim then holds many batches, and its fixed cost (a dozen statements
     # and a commit) is spread over them, for that much more lag.
-    claim_wait_ms: float = 200.0
+    claim_wait_ms: float = 50.0
     # Without a notification, look for batches this often (crashed workers' claims, lost NOTIFY).
     poll_interval_s: float = 1.0
     # On SIGTERM, the transaction in flight gets this long to commit, then is rolled back.

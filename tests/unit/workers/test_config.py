@@ -14,7 +14,7 @@ def test_defaults():
     assert (settings.max_attempts, settings.poll_interval_s) == (5, 1.0)
     assert (settings.log_level, settings.log_json) == ("INFO", False)
     assert settings.db.pool_max == 2
-    assert settings.claim_wait_ms == 200.0
+    assert settings.claim_wait_ms == 50.0
 
 
 def test_overrides():
