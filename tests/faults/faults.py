@@ -9,6 +9,7 @@ import time
 import asyncpg
 
 from scripts import launcher
+from tests.faults import ledger
 from tests.support import eventually
 
 
@@ -43,6 +44,17 @@ async def drained(pool: asyncpg.Pool, *, within_s: float = 120.0) -> float:
 
     await eventually(empty, within_s=within_s, interval_s=0.1)
     return time.monotonic() - began
+
+
+async def wind_down(
+    load: ledger.LoadGenerator, sending: asyncio.Task[None], pool: asyncpg.Pool, *, tail_s: float
+) -> float:
+    """Keep the load on for `tail_s` after the last fault, stop it, and wait until staging is
+    empty; returns how long the draining took (seconds)."""
+    await asyncio.sleep(tail_s)
+    load.stop()
+    await sending
+    return await drained(pool, within_s=120)
 
 
 async def dead_letters(pool: asyncpg.Pool) -> int:

@@ -22,7 +22,7 @@ import pytest
 
 from storage import config, demo, embedded
 from storage import pool as storage_pool
-from tests.faults import ledger, load_support, sized
+from tests.faults import faults, ledger, load_support, sized
 from tests.support import eventually
 
 OUTAGES = sized(1, 3)
@@ -86,13 +86,7 @@ async def test_a_database_crash_loses_nothing_and_ingest_resumes(cluster, tmp_pa
 
         pool = await storage_pool.open(db)
         try:
-
-            async def drained() -> bool:
-                """Staging is empty."""
-                staged: int = await pool.fetchval("SELECT count(*) FROM ingest_batches")
-                return staged == 0
-
-            await eventually(drained, within_s=120)
+            await faults.drained(pool, within_s=120)
             verdict = await book.verify(pool)
             durable = await pool.fetchrow(
                 "SELECT current_setting('fsync') AS fsync,"

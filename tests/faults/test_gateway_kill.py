@@ -46,10 +46,7 @@ async def test_sigkilled_gateway_under_load_loses_and_duplicates_nothing(
             return load.ok_after(killed_at)
 
         recoveries.append(await eventually(served, within_s=60) - killed_at)
-    await asyncio.sleep(TAIL_S)
-    load.stop()
-    await sending
-    await faults.drained(db_pool, within_s=120)
+    await faults.wind_down(load, sending, db_pool, tail_s=TAIL_S)
 
     verdict = await book.verify(db_pool)
     fault_report(faults=KILLS, verdict=verdict, recovery_s=max(recoveries))

@@ -68,10 +68,7 @@ async def test_sigterm_to_every_process_under_load_half_applies_nothing(
             return load.ok_after(restarted_at)
 
         recoveries.append(await eventually(served, within_s=60) - restarted_at)
-    await asyncio.sleep(TAIL_S)
-    load.stop()
-    await sending
-    await faults.drained(db_pool, within_s=120)
+    await faults.wind_down(load, sending, db_pool, tail_s=TAIL_S)
 
     verdict = await book.verify(db_pool)
     fault_report(faults=STOPS, verdict=verdict, recovery_s=max(recoveries))

@@ -18,8 +18,7 @@ import time
 
 import pytest
 
-from tests.faults import ledger, load_support, sized
-from tests.support import eventually
+from tests.faults import faults, ledger, load_support, sized
 
 DURATION_S = sized(15.0, 60.0)
 NORMAL_DEVICES = sized(30, 100)
@@ -91,12 +90,7 @@ async def test_a_noisy_device_is_refused_and_the_others_are_unaffected(
     )
     flooded_s = time.monotonic() - flooded_from
 
-    async def drained() -> bool:
-        """Staging is empty."""
-        staged: int = await db_pool.fetchval("SELECT count(*) FROM ingest_batches")
-        return staged == 0
-
-    await eventually(drained, within_s=60)
+    await faults.drained(db_pool, within_s=60)
     verdict = await book.verify(db_pool)
     fault_report(faults=1, verdict=verdict)
     noisy_statuses = {s: sum(a.status == s for a in noisy.answers) for s in (200, 429)}

@@ -24,8 +24,7 @@ import time
 
 import pytest
 
-from tests.faults import ledger, load_support, sized
-from tests.support import eventually
+from tests.faults import faults, ledger, load_support, sized
 
 MEASURE_S = sized(4.0, 10.0)
 # The first moments of the measurement fill the staging backlog up to its bound at the gateway's
@@ -73,14 +72,7 @@ async def test_three_times_capacity_is_refused_politely_and_loses_nothing(
     offered = overload.answers_between(started, started + OVERLOAD_S)
     peak_mib = load_support.peak_rss_mib(gateway_pid)
 
-    async def drained() -> bool:
-        """Staging is empty."""
-        staged: int = await db_pool.fetchval("SELECT count(*) FROM ingest_batches")
-        return staged == 0
-
-    drained_from = time.monotonic()
-    await eventually(drained, within_s=180)
-    drain_s = time.monotonic() - drained_from
+    drain_s = await faults.drained(db_pool, within_s=180)
     verdict = await book.verify(db_pool)
     fault_report(faults=1, verdict=verdict, recovery_s=drain_s)
     print(

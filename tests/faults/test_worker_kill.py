@@ -46,10 +46,7 @@ async def test_sigkilled_workers_under_load_lose_and_duplicate_nothing(
         await faults.restart(platform, "worker", 0)
         await _recovered(platform, db_pool, staged_before)
         recoveries.append(time.monotonic() - killed_at)
-    await asyncio.sleep(TAIL_S)
-    load.stop()
-    await sending
-    drain_s = await faults.drained(db_pool, within_s=120)
+    drain_s = await faults.wind_down(load, sending, db_pool, tail_s=TAIL_S)
 
     verdict = await book.verify(db_pool)
     fault_report(faults=KILLS, verdict=verdict, recovery_s=max([*recoveries, drain_s]))
