@@ -41,6 +41,7 @@ class Process:
     popen: subprocess.Popen[bytes]
     log: Path
     extra_pids: list[int] = field(default_factory=list)
+    stopped: bool = False  # stopped on purpose: its exit is no failure
 
     @property
     def pids(self) -> list[int]:
@@ -48,6 +49,7 @@ class Process:
         return [self.popen.pid, *_children(self.popen.pid), *self.extra_pids]
 
     def stop(self, timeout: float = 20.0) -> None:
+        self.stopped = True
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
             try:
@@ -57,7 +59,8 @@ class Process:
                 self.popen.wait()
 
     def check(self) -> None:
-        if self.popen.poll() is not None:
+        """Raise ServiceError if the process exited without being stopped."""
+        if not self.stopped and self.popen.poll() is not None:
             tail = self.log.read_text(errors="replace").splitlines()[-20:]
             raise ServiceError(f"{self.name} exited ({self.popen.returncode}):\n" + "\n".join(tail))
 
