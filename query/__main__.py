@@ -15,6 +15,7 @@ settings = QuerySettings.from_env(core_settings.environ())
 core_logging.setup(settings.log_level, json=settings.log_json, process="query")
 app = create_app(settings)
 process.settle_garbage_collector()
+process.favour_the_event_loop()  # the world map is built in a thread
 web.run_app(
     app,
     host=settings.host,

@@ -27,3 +27,21 @@ def test_settling_freezes_what_is_loaded_and_raises_the_thresholds():
     assert frozen > 1000  # the modules and objects of the interpreter's start at least
     assert tuple(thresholds) == process.GC_THRESHOLDS
     assert all(new > default for new, default in zip(thresholds, (700, 10, 10), strict=True))
+
+
+_SWITCH_PROBE = """
+import sys
+from core import process
+before = sys.getswitchinterval()
+process.favour_the_event_loop()
+print(before, sys.getswitchinterval())
+"""
+
+
+def test_the_event_loop_gets_the_interpreter_back_sooner():
+    out = subprocess.run(
+        [sys.executable, "-c", _SWITCH_PROBE], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    before, after = map(float, out)
+    assert after == process.SWITCH_INTERVAL_S
+    assert after < before  # Python's default is 5 ms
