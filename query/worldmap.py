@@ -159,7 +159,7 @@ class _Made(NamedTuple):
     the garbage collector to walk.)"""
 
     built: snapshot.Snapshot | None
-    rows: dict[int, Mapping[str, Any]]
+    rows: dict[int, storage_worldmap.Row]
     aged: dict[int, tuple[str, bool]]
     bodies: dict[int, bytes]
 
@@ -170,40 +170,65 @@ class MapBuilder:
 
     def __init__(self, online_window: timedelta) -> None:
         self.online_window = online_window
-        # Replaced whole, never changed in place: a build abandoned by a timeout may still be
-        # running in its thread when the next one starts.
+        # Replaced whole, and the one replaced is emptied (`_drop`): a build abandoned by a
+        # timeout, still running in its thread when the next one starts, then finds entries
+        # missing and encodes them again.
         self._made = _Made(None, {}, {}, {})
 
     @property
-    def rows(self) -> list[Mapping[str, Any]]:
+    def rows(self) -> list[storage_worldmap.Row]:
         """The rows of the snapshot built last, by id."""
         return list(self._made.rows.values())
 
     def build(
         self,
-        devices: Sequence[Mapping[str, Any]],
+        devices: list[storage_worldmap.Row],
         previous: snapshot.Snapshot | None,
         *,
         now: datetime,
     ) -> snapshot.Snapshot:
         """The map of `devices` (rows of storage.worldmap.public_devices, by id); `previous`
-        itself if nothing it shows changed."""
+        itself if nothing it shows changed.
+
+        Takes `devices` over: the list is emptied, and the rows no longer needed (the previous
+        build's, or these if nothing changed) are dropped here a row at a time (`_drop`).
+        """
         made = self._made
         # Reuse entries only if they are those of `previous` (a build may finish unused).
         known = made if previous is not None and previous is made.built else _Made(None, {}, {}, {})
-        rows: dict[int, Mapping[str, Any]] = {}
+        rows, aged, bodies, changed = self._entries(devices, known, now)
+        changed = changed or previous is None or len(devices) != previous.count
+        if not changed and previous is not None:
+            _drop(devices, rows, aged, bodies)
+            return previous
+        built = snapshot.encode(list(bodies), list(bodies.values()), previous=previous, now=now)
+        self._made = _Made(built, rows, aged, bodies)
+        _drop(devices, made.rows, made.aged, made.bodies)
+        return built
+
+    def _entries(
+        self, devices: list[storage_worldmap.Row], known: _Made, now: datetime
+    ) -> tuple[
+        dict[int, storage_worldmap.Row], dict[int, tuple[str, bool]], dict[int, bytes], bool
+    ]:
+        """Each device's row, status and `new` tag, and encoded entry (from `known` where its
+        row and both are the same); and whether any entry differs from `known`'s."""
+        rows: dict[int, storage_worldmap.Row] = {}
         aged: dict[int, tuple[str, bool]] = {}
         bodies: dict[int, bytes] = {}
-        changed = previous is None or len(devices) != previous.count
+        changed = False
         for device in devices:
             key = device["id"]
             age = (
                 documents.status(device, now, self.online_window),
                 now - device["created_at"] < documents.NEW_DEVICE_AGE,
             )
+            # Read with `get`: a build abandoned by a timeout may find `known` emptied by `_drop`
+            # in the build that followed it, and then encodes again.
+            body = known.bodies.get(key)
             row = known.rows.get(key)
-            if (row is device or row == device) and known.aged[key] == age:
-                bodies[key] = known.bodies[key]
+            if body is not None and (row is device or row == device) and known.aged.get(key) == age:
+                bodies[key] = body
             else:
                 bodies[key] = _encoded(
                     device, now=now, online_window=self.online_window, precise=False
@@ -211,11 +236,24 @@ class MapBuilder:
                 changed = True
             rows[key] = device
             aged[key] = age
-        if not changed and previous is not None:
-            return previous
-        built = snapshot.encode(list(bodies), list(bodies.values()), previous=previous, now=now)
-        self._made = _Made(built, rows, aged, bodies)
-        return built
+        return rows, aged, bodies, changed
+
+
+def _drop(*containers: list[Any] | dict[Any, Any]) -> None:
+    """Empty `containers` an item at a time.
+
+    A build runs in a thread, yet letting a list or dict of 20,000 rows go at once frees them
+    all in one call, which holds the interpreter lock for ≈ 30 ms and so stalls the event loop
+    (and every request in flight) that long. Item by item, Python hands the lock back to the
+    loop between items as often as it asks for it.
+    """
+    for container in containers:
+        if isinstance(container, dict):
+            while container:
+                container.popitem()
+        else:
+            while container:
+                container.pop()
 
 
 # Handlers -------------------------------------------------------------------------------------
@@ -360,10 +398,11 @@ def _refresher(app: web.Application) -> snapshot.Refresher:
     async def build(previous: snapshot.Snapshot | None, notified: bool) -> snapshot.Snapshot:
         # Due by age alone, only statuses and `new` tags can differ: the last build's rows
         # serve, and the database is spared reading every device again.
-        devices: Sequence[Mapping[str, Any]] = [] if notified else builder.rows
+        devices = [] if notified else builder.rows
         if not devices:
             devices = await storage_worldmap.public_devices(app[state.db_pool])
-        # Off the event loop: requests keep being served while a large map is encoded.
+        # Off the event loop: requests keep being served while a large map is encoded. The
+        # build takes the rows over and drops what it no longer needs there too.
         return await asyncio.to_thread(builder.build, devices, previous, now=datetime.now(UTC))
 
     async def listen(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -193,3 +194,38 @@ def test_the_last_rows_rebuild_the_map_as_statuses_age():
     aged = builder.build(builder.rows, first, now=NOW + WINDOW)
     assert {entry["status"] for entry in orjson.loads(aged.plain)} == {"offline"}
     assert builder.build(builder.rows, aged, now=NOW + 2 * WINDOW) is aged
+
+
+class _Watched(dict):  # type: ignore[type-arg]
+    """A row that notes, when freed, which function was running: where its memory went."""
+
+    freed_in: list[str]
+
+    def __del__(self) -> None:
+        try:
+            self.freed_in.append(sys._getframe(1).f_code.co_name)
+        except ValueError:  # freed with no Python code running (at exit)
+            self.freed_in.append("")
+
+
+def test_a_build_takes_the_rows_over_and_drops_those_it_no_longer_needs_one_at_a_time():
+    freed_in: list[str] = []
+    _Watched.freed_in = freed_in
+
+    def watched(**fields: Any) -> _Watched:
+        return _Watched(row(**fields))
+
+    builder = worldmap.MapBuilder(WINDOW)
+    devices = [watched(id=1), watched(id=2)]
+    first = builder.build(devices, None, now=NOW)
+    assert devices == []  # taken over: the builder holds the rows now
+    assert freed_in == []
+    # Read again, unchanged: the new copies go, each on its own.
+    unchanged = builder.build([watched(id=1), watched(id=2)], first, now=NOW)
+    assert unchanged is first
+    assert freed_in == ["_drop", "_drop"]
+    # Changed: the previous build's rows go, each on its own; the new ones stay.
+    posted = builder.build([watched(id=1), watched(id=2, name="Renamed")], first, now=NOW)
+    assert posted is not first
+    assert freed_in == ["_drop"] * 4
+    assert [device["name"] for device in builder.rows][1] == "Renamed"
