@@ -35,8 +35,8 @@ def favour_the_event_loop() -> None:
     Work moved off the loop into a thread (the query service's world-map builds: about 45 ms of
     Python for 20,000 devices) still holds the interpreter lock, and Python hands it over only
     every switch interval: with the default 5 ms, every await of the loop's waited about that
-    long while a build ran, and a request that awaits a few times took 10-20 ms longer. With
-    1 ms, timers of the loop ran 1.3-1.5 ms late at the median during builds (5.5 ms before),
-    and a build took as long as before.
+    long while a build ran, once for each await of a request. With 1 ms, timers of the loop ran
+    1.3-1.5 ms late at the median during builds (5.5 ms before), and a build took as long as
+    before (docs/performance.md has the device document's p99 under rebuilds, both ways).
     """
     sys.setswitchinterval(SWITCH_INTERVAL_S)

@@ -245,15 +245,17 @@ def _drop(*containers: list[Any] | dict[Any, Any]) -> None:
     A build runs in a thread, yet letting a list or dict of 20,000 rows go at once frees them
     all in one call, which holds the interpreter lock for ≈ 30 ms and so stalls the event loop
     (and every request in flight) that long. Item by item, Python hands the lock back to the
-    loop between items as often as it asks for it.
+    loop between items as often as it asks for it. Popping until the container says it is empty
+    (rather than testing first) stays right when a build abandoned by a timeout empties the same
+    one meanwhile.
     """
     for container in containers:
-        if isinstance(container, dict):
-            while container:
-                container.popitem()
-        else:
-            while container:
-                container.pop()
+        take = container.popitem if isinstance(container, dict) else container.pop
+        try:
+            while True:
+                take()
+        except (KeyError, IndexError):  # empty
+            pass
 
 
 # Handlers -------------------------------------------------------------------------------------
