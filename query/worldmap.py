@@ -83,7 +83,7 @@ def map_entry(
         "added_at": device["created_at"],
         "state": documents.state(device),
         "system_tags": system_tags(device, status, now),
-        "user_tags": device["user_tags"],
+        "user_tags": _json(device["user_tags"]),
         "last_reading_at": device["last_reading_at"],
         "location": {
             "exposure": device["exposure"],
@@ -117,14 +117,22 @@ def _data(device: Mapping[str, Any]) -> dict[str, Any]:
         "added_at": device["last_posted_at"],
         "calibrated_at": device["last_posted_at"],
     }
-    if device["sensor_ids"]:
+    if device["sensor_ids"] is not None:
         for sensor_id, value, raw_value in zip(
-            device["sensor_ids"], device["values"], device["raw_values"], strict=True
+            orjson.loads(device["sensor_ids"]),
+            orjson.loads(device["values"]),
+            orjson.loads(device["raw_values"]),
+            strict=True,
         ):
             key, raw_key = _data_keys(sensor_id)
             data[key] = value
             data[raw_key] = raw_value
     return data
+
+
+def _json(encoded: bytes | None) -> orjson.Fragment | None:
+    """An array column of a row (storage.worldmap.row), written as it is."""
+    return None if encoded is None else orjson.Fragment(encoded)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -154,13 +162,13 @@ def _encoded(
 
 
 class _Made(NamedTuple):
-    """What a build made: the snapshot and, per device in it, its row, its status and `new`
-    tag, and its encoded entry. (Flat dicts rather than a record per device: fewer objects for
-    the garbage collector to walk.)"""
+    """What a build made: the snapshot and, per device in it, its row, its age (`_age`), and
+    its encoded entry. (Flat dicts of strings, bytes and rows, which hold no lists: the garbage
+    collector tracks none of them, see storage.worldmap.row.)"""
 
     built: snapshot.Snapshot | None
     rows: dict[int, storage_worldmap.Row]
-    aged: dict[int, tuple[str, bool]]
+    aged: dict[int, str]
     bodies: dict[int, bytes]
 
 
@@ -208,21 +216,16 @@ class MapBuilder:
 
     def _entries(
         self, devices: list[storage_worldmap.Row], known: _Made, now: datetime
-    ) -> tuple[
-        dict[int, storage_worldmap.Row], dict[int, tuple[str, bool]], dict[int, bytes], bool
-    ]:
-        """Each device's row, status and `new` tag, and encoded entry (from `known` where its
-        row and both are the same); and whether any entry differs from `known`'s."""
+    ) -> tuple[dict[int, storage_worldmap.Row], dict[int, str], dict[int, bytes], bool]:
+        """Each device's row, age, and encoded entry (from `known` where its row and age are
+        the same); and whether any entry differs from `known`'s."""
         rows: dict[int, storage_worldmap.Row] = {}
-        aged: dict[int, tuple[str, bool]] = {}
+        aged: dict[int, str] = {}
         bodies: dict[int, bytes] = {}
         changed = False
         for device in devices:
             key = device["id"]
-            age = (
-                documents.status(device, now, self.online_window),
-                now - device["created_at"] < documents.NEW_DEVICE_AGE,
-            )
+            age = _age(device, now, self.online_window)
             # Read with `get`: a build abandoned by a timeout may find `known` emptied by `_drop`
             # in the build that followed it, and then encodes again.
             body = known.bodies.get(key)
@@ -237,6 +240,12 @@ class MapBuilder:
             rows[key] = device
             aged[key] = age
         return rows, aged, bodies, changed
+
+
+def _age(device: storage_worldmap.Row, now: datetime, online_window: timedelta) -> str:
+    """What of an entry changes with time alone: its status, and `+new` in its first week."""
+    status = documents.status(device, now, online_window)
+    return status + "+new" if now - device["created_at"] < documents.NEW_DEVICE_AGE else status
 
 
 def _drop(*containers: list[Any] | dict[Any, Any]) -> None:

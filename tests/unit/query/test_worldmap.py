@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import sys
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from typing import Any
 import orjson
 
 from query import documents, geo, worldmap
+from storage import worldmap as storage_worldmap
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=10)
@@ -40,7 +42,7 @@ CURRENT_API_FIELDS = {
 
 
 def row(**overrides: Any) -> dict[str, Any]:
-    """A row as storage.worldmap.public_devices returns it."""
+    """A row as storage.worldmap.public_devices returns it (arrays as lists here)."""
     base = {
         "id": 7,
         "name": "Plaça del Sol",
@@ -67,7 +69,7 @@ def row(**overrides: Any) -> dict[str, Any]:
         "raw_values": [21.4, 40.0],
         "values": [21.5, None],
     }
-    return base | overrides
+    return storage_worldmap.row(base | overrides)
 
 
 def encoded_entry(device: dict[str, Any], *, precise: bool = False) -> Any:
@@ -130,6 +132,21 @@ def test_public_coordinates_are_rounded_unless_precise():
     assert (allowed["latitude"], allowed["longitude"]) == (41.403629, 2.156487)
     owner = encoded_entry(row(), precise=True)
     assert owner["location"]["longitude"] == 2.156487
+
+
+def test_a_row_holds_its_arrays_as_json_and_nothing_the_garbage_collector_tracks():
+    device = row()
+    assert device["sensor_ids"] == b"[55,56]"
+    assert device["user_tags"] == b'["balcony"]'
+    assert row(sensor_ids=None)["sensor_ids"] is None
+    # A tracked row would be walked by every collection, each of its values for each of the
+    # map's devices; so would what a build keeps per device.
+    assert not gc.is_tracked(device)
+    builder = worldmap.MapBuilder(WINDOW)
+    builder.build([row(id=1), row(id=2)], None, now=NOW)
+    assert not any(gc.is_tracked(device) for device in builder.rows)
+    assert not gc.is_tracked(builder._made.aged)
+    assert not gc.is_tracked(builder._made.bodies)
 
 
 def test_status_and_tags_age():
