@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import heapq
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -163,13 +164,15 @@ def _encoded(
 
 class _Made(NamedTuple):
     """What a build made: the snapshot and, per device in it, its row, its age (`_age`), and
-    its encoded entry. (Flat dicts of strings, bytes and rows, which hold no lists: the garbage
-    collector tracks none of them, see storage.worldmap.row.)"""
+    its encoded entry (flat dicts of strings, bytes and rows, which hold no lists: the garbage
+    collector tracks none of them, see storage.worldmap.row); and when the devices' ages change
+    next, a heap of (POSIX time, device id)."""
 
     built: snapshot.Snapshot | None
     rows: dict[int, storage_worldmap.Row]
     aged: dict[int, str]
     bodies: dict[int, bytes]
+    due: list[tuple[float, int]]
 
 
 class MapBuilder:
@@ -181,7 +184,7 @@ class MapBuilder:
         # Replaced whole, and the one replaced is emptied (`_drop`): a build abandoned by a
         # timeout, still running in its thread when the next one starts, then finds entries
         # missing and encodes them again.
-        self._made = _Made(None, {}, {}, {})
+        self._made = _Made(None, {}, {}, {}, [])
 
     @property
     def rows(self) -> list[storage_worldmap.Row]:
@@ -200,19 +203,81 @@ class MapBuilder:
 
         Takes `devices` over: the list is emptied, and the rows no longer needed (the previous
         build's, or these if nothing changed) are dropped here a row at a time (`_drop`).
+        Notes when each device's age changes next, for `aged`.
         """
         made = self._made
         # Reuse entries only if they are those of `previous` (a build may finish unused).
-        known = made if previous is not None and previous is made.built else _Made(None, {}, {}, {})
+        fresh = previous is None or previous is not made.built
+        known = _Made(None, {}, {}, {}, []) if fresh else made
         rows, aged, bodies, changed = self._entries(devices, known, now)
         changed = changed or previous is None or len(devices) != previous.count
         if not changed and previous is not None:
             _drop(devices, rows, aged, bodies)
             return previous
         built = snapshot.encode(list(bodies), list(bodies.values()), previous=previous, now=now)
-        self._made = _Made(built, rows, aged, bodies)
-        _drop(devices, made.rows, made.aged, made.bodies)
+        due = [
+            (when, key) for key, row in rows.items() if (when := self._due(row, now)) is not None
+        ]
+        heapq.heapify(due)
+        self._made = _Made(built, rows, aged, bodies, due)
+        _drop(devices, made.rows, made.aged, made.bodies, made.due)
         return built
+
+    def aged(self, previous: snapshot.Snapshot, *, now: datetime) -> snapshot.Snapshot | None:
+        """The map of the last build's rows at `now`: `previous` itself unless a device's age
+        changed since, and then only those devices are encoded again. None if `previous` is
+        not the snapshot built last (then the rows must be read and built again).
+
+        A rebuild due by age alone (nothing was notified) costs only this: looking at the
+        devices whose status or `new` tag was due to change, rather than at all of them.
+        """
+        made = self._made
+        if previous is not made.built:
+            return None
+        try:
+            changed = self._age_due(made, now)
+        except (KeyError, IndexError):
+            # Emptied meanwhile by a build that was abandoned by its timeout and has just
+            # finished (`_drop`): read and build again.
+            return None
+        if not changed:
+            return previous
+        bodies = made.bodies
+        built = snapshot.encode(list(bodies), list(bodies.values()), previous=previous, now=now)
+        if self._made is made:
+            self._made = made._replace(built=built)
+        return built
+
+    def _age_due(self, made: _Made, now: datetime) -> bool:
+        """Bring `made`'s devices whose age was due to change by `now` up to date, in place;
+        whether any entry changed."""
+        changed = False
+        moment = now.timestamp()
+        while made.due and made.due[0][0] <= moment:
+            _, key = heapq.heappop(made.due)
+            row = made.rows[key]
+            if (when := self._due(row, now)) is not None:
+                heapq.heappush(made.due, (when, key))
+            age = _age(row, now, self.online_window)
+            if made.aged[key] != age:
+                made.aged[key] = age
+                made.bodies[key] = _encoded(
+                    row, now=now, online_window=self.online_window, precise=False
+                )
+                changed = True
+        return changed
+
+    def _due(self, device: storage_worldmap.Row, now: datetime) -> float | None:
+        """When the device's age (`_age`) changes next after `now`, as a POSIX time; None if
+        it never will: it turns offline `online_window` after it last posted, and loses its
+        `new` tag a week after it was made."""
+        last = device["last_posted_at"] or device["last_reading_at"]
+        changes = (
+            last + self.online_window if last is not None else None,
+            device["created_at"] + documents.NEW_DEVICE_AGE,
+        )
+        later = [moment for moment in changes if moment is not None and moment > now]
+        return min(later).timestamp() if later else None  # a POSIX time after now: never 0
 
     def _entries(
         self, devices: list[storage_worldmap.Row], known: _Made, now: datetime
@@ -407,11 +472,14 @@ def _refresher(app: web.Application) -> snapshot.Refresher:
     builder = MapBuilder(online_window)
 
     async def build(previous: snapshot.Snapshot | None, notified: bool) -> snapshot.Snapshot:
+        now = datetime.now(UTC)
         # Due by age alone, only statuses and `new` tags can differ: the last build's rows
         # serve, and the database is spared reading every device again.
-        devices = [] if notified else builder.rows
-        if not devices:
-            devices = await storage_worldmap.public_devices(app[state.db_pool])
+        if not notified and previous is not None:
+            aged = await asyncio.to_thread(builder.aged, previous, now=now)
+            if aged is not None:
+                return aged
+        devices = await storage_worldmap.public_devices(app[state.db_pool])
         # Off the event loop: requests keep being served while a large map is encoded. The
         # build takes the rows over and drops what it no longer needs there too.
         return await asyncio.to_thread(builder.build, devices, previous, now=datetime.now(UTC))

@@ -17,6 +17,7 @@ from core import tokens
 from query import worldmap
 from storage import demo
 from storage import pool as storage_pool
+from storage import worldmap as storage_worldmap
 from tests.support import eventually
 
 # Notifications make a change visible in about a second; without them the map would wait for
@@ -346,3 +347,36 @@ async def test_the_refresher_is_a_named_background_task(client):
     names = {task.get_name() for task in asyncio.all_tasks()}
     assert "snapshot-refresher" in names
     assert client.app[worldmap.refresher_key].current is not None
+
+
+async def test_a_device_turns_offline_on_the_map_without_the_devices_being_read_again(
+    query_app, fleet, db_pool, aiohttp_client, monkeypatch
+):
+    # Rebuilt by age every 0.2 s; a device is online for 2 s after it posted.
+    monkeypatch.setattr(worldmap, "MAX_AGE_S", 0.2)
+    reads: list[int] = []
+    real = storage_worldmap.public_devices
+
+    async def public_devices(pool, **kwargs):
+        found = await real(pool, **kwargs)
+        reads.append(len(found))
+        return found
+
+    monkeypatch.setattr(storage_worldmap, "public_devices", public_devices)
+    client = await aiohttp_client(query_app(online_window_s=2))
+    device = fleet.devices[0]
+    await post(db_pool, device.id, value=10.0)
+
+    async def status(client: Any) -> str | None:
+        entries = await world_map(client)
+        return entries[0]["status"] if entries else None
+
+    await until(client, lambda c: _is(status(c), "online"), "the posted device online")
+    read_before = len(reads)
+    await until(client, lambda c: _is(status(c), "offline"), "the device offline, by age")
+    # Aged from the rows read last: nothing changed in the database, so nothing was read.
+    assert len(reads) == read_before
+
+
+async def _is(found: Awaitable[Any], expected: Any) -> bool:
+    return await found == expected

@@ -213,6 +213,51 @@ def test_the_last_rows_rebuild_the_map_as_statuses_age():
     assert builder.build(builder.rows, aged, now=NOW + 2 * WINDOW) is aged
 
 
+def statuses(built: Any) -> dict[int, str]:
+    return {entry["id"]: entry["status"] for entry in orjson.loads(built.plain)}
+
+
+def test_ageing_encodes_again_only_the_devices_whose_status_or_new_tag_was_due_to_change():
+    builder = worldmap.MapBuilder(WINDOW)
+    early = NOW - timedelta(minutes=1)  # offline at NOW + 9 minutes
+    late = NOW + timedelta(minutes=3)  # offline at NOW + 13 minutes
+    young = NOW - timedelta(days=7) + timedelta(minutes=11)  # `new` until NOW + 11 minutes
+    devices = [
+        row(id=1, last_posted_at=early, last_reading_at=early),
+        row(id=2, last_posted_at=late, last_reading_at=late, created_at=young),
+        row(id=3, last_posted_at=late, last_reading_at=late),
+    ]
+    first = builder.build(devices, None, now=NOW + timedelta(minutes=4))
+    assert statuses(first) == {1: "online", 2: "online", 3: "online"}
+    assert builder.aged(first, now=NOW + timedelta(minutes=8)) is first  # nothing due yet
+
+    offline = builder.aged(first, now=NOW + timedelta(minutes=9))
+    assert offline is not None and offline is not first
+    assert statuses(offline) == {1: "offline", 2: "online", 3: "online"}
+    unchanged = builder._made.bodies[3]
+
+    grown_up = builder.aged(offline, now=NOW + timedelta(minutes=11))
+    assert grown_up is not None and grown_up is not offline
+    assert "new" not in orjson.loads(grown_up.plain)[1]["system_tags"]
+    assert builder.aged(grown_up, now=NOW + timedelta(minutes=12)) is grown_up
+
+    last = builder.aged(grown_up, now=NOW + timedelta(minutes=13))
+    assert last is not None
+    assert statuses(last) == {1: "offline", 2: "offline", 3: "offline"}
+    assert builder._made.bodies[3] is not unchanged  # encoded again once, when it aged
+    assert builder.aged(last, now=NOW + timedelta(days=30)) is last  # nothing ages any more
+    # The same as building every device again at that moment.
+    again = worldmap.MapBuilder(WINDOW).build(builder.rows, None, now=NOW + timedelta(days=30))
+    assert again.plain == last.plain
+
+
+def test_ageing_a_snapshot_the_builder_did_not_make_last_needs_the_rows_read_again():
+    builder = worldmap.MapBuilder(WINDOW)
+    first = builder.build([row(id=1)], None, now=NOW)
+    builder.build([row(id=1, name="Renamed")], None, now=NOW)  # built, but never served
+    assert builder.aged(first, now=NOW + WINDOW) is None
+
+
 class _Watched(dict):  # type: ignore[type-arg]
     """A row that notes, when freed, which function was running: where its memory went."""
 
