@@ -131,8 +131,8 @@ def _data(device: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _json(encoded: bytes | None) -> orjson.Fragment | None:
-    """An array column of a row (storage.worldmap.row), written as it is."""
+def _json(encoded: str | None) -> orjson.Fragment | None:
+    """An array column of a row (JSON text, see storage.worldmap.Row), written as it is."""
     return None if encoded is None else orjson.Fragment(encoded)
 
 
@@ -165,7 +165,7 @@ def _encoded(
 class _Made(NamedTuple):
     """What a build made: the snapshot and, per device in it, its row, its age (`_age`), and
     its encoded entry (flat dicts of strings, bytes and rows, which hold no lists: the garbage
-    collector tracks none of them, see storage.worldmap.row); and when the devices' ages change
+    collector tracks none of them, see storage.worldmap.Row); and when the devices' ages change
     next, a heap of (POSIX time, device id)."""
 
     built: snapshot.Snapshot | None

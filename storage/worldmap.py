@@ -7,11 +7,9 @@ anything that changes devices, their owners, kits or latest readings.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-
-import orjson
 
 from storage import errors
 from storage import pool as storage_pool
@@ -20,28 +18,15 @@ from storage.queries import SQL
 
 CHANNEL = "sensorium_devices_changed"
 
-# A world-map row (`row`): the columns of `device_by_id` that the map needs (the owner's
-# username, the kit's slug, name and version), and `sensor_ids`, `raw_values`, `values`: its
-# latest readings as arrays ordered by sensor id (None when it has none).
+# A world-map row: the columns of `device_by_id` that the map needs (the owner's username, the
+# kit's slug, name and version), and `sensor_ids`, `raw_values`, `values`: its latest readings
+# as arrays ordered by sensor id (None when it has none). The arrays, `user_tags` too, come as
+# their JSON text, so every value of a row is a string, number, time or None: the garbage
+# collector never tracks a dict that holds only such values. The query service keeps 20,000
+# rows for its map, and while they were tracked (holding lists or tuples) each collection
+# walked all of them: young ones 5-16 ms while a rebuild read them, a full one about 28 ms, a
+# stall of every request in progress.
 Row = dict[str, Any]
-# The array columns, which a row holds as their JSON (bytes), not as lists.
-ARRAYS = ("user_tags", "sensor_ids", "raw_values", "values")
-
-
-def row(columns: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Row:
-    """A world-map row from a record's columns, its arrays as JSON bytes.
-
-    Every value of the row is then a string, number, time, bytes or None, and the garbage
-    collector never tracks a dict that holds only such values: the query service keeps 20,000
-    rows for its map, and while they were tracked each collection walked all of them (young
-    ones 5-16 ms while a rebuild read them, full ones ≈ 30 ms), a stall of every request in
-    progress. So the dict is made with its final values, never holding a list.
-    """
-    items = columns.items() if isinstance(columns, Mapping) else columns
-    return {
-        name: (orjson.dumps(value) if value is not None and name in ARRAYS else value)
-        for name, value in items
-    }
 
 
 # The maps a user's own key sees besides the public one, from storage/sql/worldmap.sql.
@@ -67,7 +52,7 @@ async def public_devices(pool: storage_pool.Pool, *, chunk: int = 1000) -> list[
         async with pool.acquire() as conn, conn.transaction(readonly=True):
             cursor = await conn.cursor(SQL["worldmap_public_devices"])
             while batch := await cursor.fetch(chunk):
-                rows.extend(row(record.items()) for record in batch)
+                rows.extend(dict(record) for record in batch)
     return rows
 
 
@@ -78,7 +63,7 @@ async def own_devices(
     `admin`), that a map shows, by id."""
     with errors.translated():
         records = await conn.fetch(_OWN_DEVICES, owner_id, admin)
-    return [row(record.items()) for record in records]
+    return [dict(record) for record in records]
 
 
 async def deleted_since(conn: storage_pool.Connection, since: datetime) -> list[int]:
@@ -93,7 +78,7 @@ async def test_devices(conn: storage_pool.Connection, user_id: int, *, admin: bo
     one for an `admin`), by id."""
     with errors.translated():
         records = await conn.fetch(_TEST_DEVICES, user_id, admin)
-    return [row(record.items()) for record in records]
+    return [dict(record) for record in records]
 
 
 async def listen(

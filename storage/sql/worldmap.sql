@@ -1,12 +1,15 @@
 -- worldmap_public_devices --
--- Every device the public world map shows (public, not a test, located, has posted), with owner, kit and latest readings as arrays by sensor id.
+-- Every device the public world map shows (public, not a test, located, has posted), with owner, kit and latest readings as arrays by sensor id; arrays as JSON text.
 SELECT d.id, d.name, d.description, d.owner_id, d.kit_id,
-       d.latitude, d.longitude, d.elevation, d.exposure, d.city, d.country_code, d.user_tags,
+       d.latitude, d.longitude, d.elevation, d.exposure, d.city, d.country_code,
+       array_to_json(d.user_tags)::text AS user_tags,
        d.precise_location, d.hardware_version,
        d.last_reading_at, d.last_posted_at, d.created_at,
        u.username AS owner_username,
        k.slug AS kit_slug, k.name AS kit_name, k.version AS kit_version,
-       l.sensor_ids, l.raw_values, l.values
+       array_to_json(l.sensor_ids)::text AS sensor_ids,
+       array_to_json(l.raw_values)::text AS raw_values,
+       array_to_json(l.values)::text AS values
   FROM devices d
   LEFT JOIN users u ON u.id = d.owner_id
   LEFT JOIN kits k ON k.id = d.kit_id
@@ -26,12 +29,15 @@ SELECT d.id, d.name, d.description, d.owner_id, d.kit_id,
 -- worldmap_devices_where --
 -- The located devices that have posted and match WORLDMAP_WHICH (with $1 a user id and $2 whether an admin asks), in the shape of worldmap_public_devices; storage/worldmap.py fills WORLDMAP_WHICH.
 SELECT d.id, d.name, d.description, d.owner_id, d.kit_id,
-       d.latitude, d.longitude, d.elevation, d.exposure, d.city, d.country_code, d.user_tags,
+       d.latitude, d.longitude, d.elevation, d.exposure, d.city, d.country_code,
+       array_to_json(d.user_tags)::text AS user_tags,
        d.precise_location, d.hardware_version,
        d.last_reading_at, d.last_posted_at, d.created_at,
        u.username AS owner_username,
        k.slug AS kit_slug, k.name AS kit_name, k.version AS kit_version,
-       l.sensor_ids, l.raw_values, l.values
+       array_to_json(l.sensor_ids)::text AS sensor_ids,
+       array_to_json(l.raw_values)::text AS raw_values,
+       array_to_json(l.values)::text AS values
   FROM devices d
   LEFT JOIN users u ON u.id = d.owner_id
   LEFT JOIN kits k ON k.id = d.kit_id
