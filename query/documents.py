@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from query import geo
 from storage.models import DeviceSensor
 
@@ -36,7 +38,8 @@ def state(device: Mapping[str, Any]) -> str:
 
 
 def sensor_entry(sensor: DeviceSensor) -> dict[str, Any]:
-    """One `data.sensors[]` entry: the sensor with its latest readings injected."""
+    """One `data.sensors[]` entry: the sensor with its latest readings injected. (A single
+    device's document gets its entries written by the database: storage/sql/devices.sql.)"""
     return {
         "id": sensor.id,
         "uuid": str(sensor.uuid),
@@ -66,13 +69,14 @@ def sensor_entry(sensor: DeviceSensor) -> dict[str, Any]:
 
 def device_document(
     device: Mapping[str, Any],
-    sensors: Sequence[DeviceSensor],
+    sensors: Sequence[DeviceSensor] | str,
     *,
     now: datetime,
     online_window: timedelta,
     is_owner: bool,
 ) -> dict[str, Any]:
-    """The full device document; owner-only fields are filtered unless `is_owner`."""
+    """The full device document; owner-only fields are filtered unless `is_owner`. `sensors`
+    are the device's sensors, or the JSON text of their entries (storage.devices.device)."""
     precise = bool(device["precise_location"]) or is_owner
     latitude = geo.public_coordinate(device["latitude"], precise)
     longitude = geo.public_coordinate(device["longitude"], precise)
@@ -129,7 +133,11 @@ def device_document(
             "added_at": device["last_posted_at"],
             "calibrated_at": device["last_posted_at"],
             "location": {"ip": None, **location},
-            "sensors": [sensor_entry(s) for s in sensors],
+            "sensors": (
+                orjson.Fragment(sensors)
+                if isinstance(sensors, str)
+                else [sensor_entry(s) for s in sensors]
+            ),
         },
         "kit": _kit(device),
     }

@@ -124,3 +124,39 @@ async def test_unknown_routes_answer_in_the_error_model(client):
     assert response.status == 404
     assert (await response.json())["object"] == "error"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_the_sensors_are_written_as_the_device_listing_writes_them(client, fleet, db_pool):
+    # A device document's sensors are written by the database (storage/sql/devices.sql), a
+    # listing's by query/documents.py: the same entries, to the same second, NaN as null.
+    device = fleet.devices[0]
+    latest = datetime(2024, 5, 1, 12, 0, 7, 654321, tzinfo=UTC)
+    async with db_pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO latest_readings VALUES ($1, 55, $2, 21.125, 'NaN', $3, 1e-7, 20.5)",
+            device.id,
+            latest,
+            latest - timedelta(minutes=1),
+        )
+        await conn.execute(
+            "UPDATE sensors SET created_at = $1 WHERE id = 55", latest - timedelta(days=400)
+        )
+        await conn.execute(
+            "UPDATE devices SET last_reading_at = $2, last_posted_at = now() WHERE id = $1",
+            device.id,
+            latest,
+        )
+    document = await (await client.get(f"/v0/devices/{device.id}")).json()
+    listing = await (await client.get("/v0/devices?per_page=100")).json()
+    [listed] = [entry for entry in listing if entry["id"] == device.id]
+    assert document["data"]["sensors"] == listed["data"]["sensors"]
+    sensor = next(s for s in document["data"]["sensors"] if s["id"] == 55)
+    assert sensor["last_reading_at"] == "2024-05-01T12:00:07Z"
+    assert sensor["created_at"] == "2023-03-28T12:00:07Z"
+    assert (sensor["raw_value"], sensor["value"]) == (21.125, None)
+    assert (sensor["prev_raw_value"], sensor["prev_value"]) == (1e-7, 20.5)
+    assert sensor["measurement"] is not None and set(sensor["measurement"]) == {
+        "id",
+        "name",
+        "description",
+    }
