@@ -134,7 +134,7 @@ def device_document(
             "calibrated_at": device["last_posted_at"],
             "location": {"ip": None, **location},
             "sensors": (
-                orjson.Fragment(sensors)
+                orjson.loads(sensors)
                 if isinstance(sensors, str)
                 else [sensor_entry(s) for s in sensors]
             ),

@@ -16,10 +16,11 @@ async def device(conn: Connection, device_id: int) -> tuple[Mapping[str, Any], s
     `data.sensors`; None if absent or deleted.
 
     One query: a device document is the service's most frequent request, and a second round
-    trip was a sixth of it. The database writes the sensors' JSON: decoding them as records,
-    building their entries and encoding those took the query service 75-125 µs more CPU per
-    document (200-250 µs for the query, the document and its encoding, against 120-127), and
-    writing JSON takes the database ≈ 60 µs more.
+    trip was a sixth of it. The database writes the sensors' JSON: decoding them as records
+    and building their entries took the query service 40-100 µs more CPU per document than
+    parsing that JSON (194-249 µs for the query, the document and its encoding, against
+    148-155), and writing JSON takes the database ≈ 60 µs more. (A value that is a whole
+    number is written without a fraction, `40` rather than `40.0`: the same JSON number.)
     """
     with errors.translated():
         row = await conn.fetchrow(SQL["device_by_id"], device_id)

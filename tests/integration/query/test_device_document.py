@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
 from storage import demo
@@ -146,7 +147,10 @@ async def test_the_sensors_are_written_as_the_device_listing_writes_them(client,
             device.id,
             latest,
         )
-    document = await (await client.get(f"/v0/devices/{device.id}")).json()
+    answer = await client.get(f"/v0/devices/{device.id}")
+    raw = await answer.read()
+    assert b'" : ' not in raw and b", \n" not in raw  # compact, as the rest of the API writes
+    document = orjson.loads(raw)
     listing = await (await client.get("/v0/devices?per_page=100")).json()
     [listed] = [entry for entry in listing if entry["id"] == device.id]
     assert document["data"]["sensors"] == listed["data"]["sensors"]
