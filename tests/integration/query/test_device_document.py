@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 import pytest
@@ -40,21 +42,34 @@ async def test_a_device_that_never_posted_is_new_and_lists_its_kit_sensors(clien
     assert body["latitude"] == 41.404
 
 
-async def test_latest_and_previous_readings_are_injected(client, fleet, db_pool):
-    device = fleet.devices[0]
-    latest = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+async def post(
+    db_pool: Any, device_id: int, latest: datetime, values: tuple[float, float, float, float]
+) -> None:
+    """Sensor 55's latest and previous readings (raw, value, previous raw, previous value), a
+    minute apart, as the workers write them, and the device's times."""
     async with db_pool.acquire() as conn:
         await conn.execute(
-            "INSERT INTO latest_readings VALUES ($1, 55, $2, 21.5, 21.5, $3, 20.0, 20.5)",
-            device.id,
+            "INSERT INTO latest_readings VALUES ($1, 55, $2, $3, $4, $5, $6, $7)",
+            device_id,
             latest,
+            values[0],
+            values[1],
             latest - timedelta(minutes=1),
+            values[2],
+            values[3],
         )
         await conn.execute(
             "UPDATE devices SET last_reading_at = $2, last_posted_at = now() WHERE id = $1",
-            device.id,
+            device_id,
             latest,
         )
+
+
+async def test_latest_and_previous_readings_are_injected(client, fleet, db_pool):
+    device = fleet.devices[0]
+    await post(
+        db_pool, device.id, datetime(2024, 5, 1, 12, 0, tzinfo=UTC), (21.5, 21.5, 20.0, 20.5)
+    )
     body = await (await client.get(f"/v0/devices/{device.id}")).json()
     sensor = next(s for s in body["data"]["sensors"] if s["id"] == 55)
     assert sensor["value"] == 21.5
@@ -134,19 +149,9 @@ async def test_the_sensors_are_written_as_the_device_listing_writes_them(client,
     latest = datetime(2024, 5, 1, 12, 0, 7, 654321, tzinfo=UTC)
     async with db_pool.acquire() as conn:
         await conn.execute(
-            "INSERT INTO latest_readings VALUES ($1, 55, $2, 21.125, 'NaN', $3, 1e-7, 20.5)",
-            device.id,
-            latest,
-            latest - timedelta(minutes=1),
-        )
-        await conn.execute(
             "UPDATE sensors SET created_at = $1 WHERE id = 55", latest - timedelta(days=400)
         )
-        await conn.execute(
-            "UPDATE devices SET last_reading_at = $2, last_posted_at = now() WHERE id = $1",
-            device.id,
-            latest,
-        )
+    await post(db_pool, device.id, latest, (21.125, math.nan, 1e-7, 20.5))
     answer = await client.get(f"/v0/devices/{device.id}")
     raw = await answer.read()
     assert b'" : ' not in raw and b", \n" not in raw  # compact, as the rest of the API writes
