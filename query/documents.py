@@ -22,9 +22,15 @@ def timestamp(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def last_seen(device: Mapping[str, Any]) -> datetime | None:
+    """When the device last posted (or, before that was noted, its latest reading's time)."""
+    last: datetime | None = device["last_posted_at"] or device["last_reading_at"]
+    return last
+
+
 def status(device: Mapping[str, Any], now: datetime, online_window: timedelta) -> str:
     """`new` if the device never posted, `online` if it posted within the window, else `offline`."""
-    last = device["last_posted_at"] or device["last_reading_at"]
+    last = last_seen(device)
     if last is None:
         return "new"
     return "online" if now - last < online_window else "offline"

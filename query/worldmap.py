@@ -271,7 +271,7 @@ class MapBuilder:
         """When the device's age (`_age`) changes next after `now`, as a POSIX time; None if
         it never will: it turns offline `online_window` after it last posted, and loses its
         `new` tag a week after it was made."""
-        last = device["last_posted_at"] or device["last_reading_at"]
+        last = documents.last_seen(device)
         changes = (
             last + self.online_window if last is not None else None,
             device["created_at"] + documents.NEW_DEVICE_AGE,

@@ -384,16 +384,18 @@ async def test_a_device_turns_offline_on_the_map_without_the_devices_being_read_
     device = fleet.devices[0]
     await post(db_pool, device.id, value=10.0)
 
-    async def status(client: Any) -> str | None:
-        entries = await world_map(client)
-        return entries[0]["status"] if entries else None
-
-    await until(client, lambda c: _is(status(c), "online"), "the posted device online")
+    await until(client, status_is("online"), "the posted device online")
     read_before = len(reads)
-    await until(client, lambda c: _is(status(c), "offline"), "the device offline, by age")
+    await until(client, status_is("offline"), "the device offline, by age")
     # Aged from the rows read last: nothing changed in the database, so nothing was read.
     assert len(reads) == read_before
 
 
-async def _is(found: Awaitable[Any], expected: Any) -> bool:
-    return await found == expected
+def status_is(expected: str) -> Check:
+    """A check that the first device on the map has the status `expected`."""
+
+    async def check(client: Any) -> bool:
+        entries = await world_map(client)
+        return bool(entries) and entries[0]["status"] == expected
+
+    return check
