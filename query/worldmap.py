@@ -2,8 +2,10 @@
 background (`query/snapshot.py`), and the signed-in user's fresh variant with their own devices.
 
 The snapshot is rebuilt when the database notifies that devices, their owners, kits or latest
-readings changed (debounced), and at least every `MAX_AGE_S` so online statuses age. A request
-only picks prepared bytes and headers: it never reads the database and never waits for a build.
+readings changed (debounced), and at least every `MAX_AGE_S` so online statuses age. A rebuild
+after a change reads only the devices written since the last read (all of them after a deletion
+or a reconnection), one due by age reads nothing. A request only picks prepared bytes and
+headers: it never reads the database and never waits for a build.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import functools
 import heapq
 import logging
 import signal
+import threading
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -165,31 +168,51 @@ def _encoded(
 class _Made(NamedTuple):
     """What a build made: the snapshot and, per device in it, its row, its age (`_age`), and
     its encoded entry (flat dicts of strings, bytes and rows, which hold no lists: the garbage
-    collector tracks none of them, see storage.worldmap.Row); and when the devices' ages change
-    next, a heap of (POSIX time, device id)."""
+    collector tracks none of them, see storage.worldmap.Row), in id order; when each device's
+    age changes next (`next_due`), also as a heap of (POSIX time, device id) that may hold
+    stale entries; the horizon of the read its rows are up to date with (None: unknown); and
+    `dropped`, set once the containers are being emptied (`_retire`)."""
 
     built: snapshot.Snapshot | None
     rows: dict[int, storage_worldmap.Row]
     aged: dict[int, str]
     bodies: dict[int, bytes]
+    next_due: dict[int, float]
     due: list[tuple[float, int]]
+    horizon: int | None
+    dropped: threading.Event
+
+
+def _nothing_made() -> _Made:
+    return _Made(None, {}, {}, {}, {}, [], None, threading.Event())
 
 
 class MapBuilder:
     """Builds the public map's snapshots, encoding again only the devices whose row, status or
-    `new` tag changed since the snapshot it built last (a rebuild usually finds a few)."""
+    `new` tag changed since the snapshot it built last (a rebuild usually finds a few).
+
+    Three ways: `build` from every row (a full read), `changed` from the rows of the devices
+    written since the last read, and `aged` from no read at all. The last two change what the
+    last build made in place, and give None when they cannot (then read all and `build`).
+    """
 
     def __init__(self, online_window: timedelta) -> None:
         self.online_window = online_window
-        # Replaced whole, and the one replaced is emptied (`_drop`): a build abandoned by a
+        # Replaced whole, and the one replaced is emptied (`_retire`): a build abandoned by a
         # timeout, still running in its thread when the next one starts, then finds entries
         # missing and encodes them again.
-        self._made = _Made(None, {}, {}, {}, [])
+        self._made = _nothing_made()
 
     @property
     def rows(self) -> list[storage_worldmap.Row]:
         """The rows of the snapshot built last, by id."""
         return list(self._made.rows.values())
+
+    @property
+    def horizon(self) -> int | None:
+        """The horizon of the read the last build's rows are up to date with (None if unknown):
+        what to read the changes since, for `changed`."""
+        return self._made.horizon
 
     def build(
         self,
@@ -197,9 +220,10 @@ class MapBuilder:
         previous: snapshot.Snapshot | None,
         *,
         now: datetime,
+        horizon: int | None = None,
     ) -> snapshot.Snapshot:
-        """The map of `devices` (rows of storage.worldmap.public_devices, by id); `previous`
-        itself if nothing it shows changed.
+        """The map of `devices` (rows of storage.worldmap.public_devices, by id, read with
+        `horizon`); `previous` itself if nothing it shows changed.
 
         Takes `devices` over: the list is emptied, and the rows no longer needed (the previous
         build's, or these if nothing changed) are dropped here a row at a time (`_drop`).
@@ -208,20 +232,52 @@ class MapBuilder:
         made = self._made
         # Reuse entries only if they are those of `previous` (a build may finish unused).
         fresh = previous is None or previous is not made.built
-        known = _Made(None, {}, {}, {}, []) if fresh else made
+        known = _nothing_made() if fresh else made
         rows, aged, bodies, changed = self._entries(devices, known, now)
         changed = changed or previous is None or len(devices) != previous.count
         if not changed and previous is not None:
+            # `previous` is what `made` built, and its rows are these: up to date with `horizon`.
+            if self._made is made:
+                self._made = made._replace(horizon=horizon)
             _drop(devices, rows, aged, bodies)
             return previous
         built = snapshot.encode(list(bodies), list(bodies.values()), previous=previous, now=now)
-        due = [
-            (when, key) for key, row in rows.items() if (when := self._due(row, now)) is not None
-        ]
+        next_due = {
+            key: when for key, row in rows.items() if (when := self._due(row, now)) is not None
+        }
+        due = [(when, key) for key, when in next_due.items()]
         heapq.heapify(due)
-        self._made = _Made(built, rows, aged, bodies, due)
-        _drop(devices, made.rows, made.aged, made.bodies, made.due)
+        self._made = _Made(built, rows, aged, bodies, next_due, due, horizon, threading.Event())
+        _drop(devices)
+        _retire(made)
         return built
+
+    def changed(
+        self,
+        read: storage_worldmap.Read,
+        since: int,
+        previous: snapshot.Snapshot,
+        *,
+        now: datetime,
+    ) -> snapshot.Snapshot | None:
+        """The map at `now` after `read` (storage.worldmap.changed_devices since `since`, the
+        horizon the last build's rows are up to date with): `previous` itself if nothing it
+        shows changed, and only the devices read and those whose age changed are encoded
+        again. None if `previous` is not the snapshot built last or its rows are not up to date
+        with `since` (then read all and `build`).
+
+        A rebuild after a change costs only this: reading the devices written since the last
+        read, a few after a post, rather than every device.
+        """
+        made = self._made
+        if previous is not made.built or made.horizon != since:
+            return None
+        try:
+            changed = self._apply(made, read.rows, now)
+            changed = self._age_due(made, now) or changed
+        except (KeyError, IndexError):
+            return None  # emptied meanwhile (see `aged`)
+        return self._publish(made, changed, previous, read.horizon, now)
 
     def aged(self, previous: snapshot.Snapshot, *, now: datetime) -> snapshot.Snapshot | None:
         """The map of the last build's rows at `now`: `previous` itself unless a device's age
@@ -238,15 +294,63 @@ class MapBuilder:
             changed = self._age_due(made, now)
         except (KeyError, IndexError):
             # Emptied meanwhile by a build that was abandoned by its timeout and has just
-            # finished (`_drop`): read and build again.
+            # finished (`_retire`): read and build again.
             return None
-        if not changed:
-            return previous
-        bodies = made.bodies
-        built = snapshot.encode(list(bodies), list(bodies.values()), previous=previous, now=now)
+        return self._publish(made, changed, previous, made.horizon, now)
+
+    def _publish(
+        self,
+        made: _Made,
+        changed: bool,
+        previous: snapshot.Snapshot,
+        horizon: int | None,
+        now: datetime,
+    ) -> snapshot.Snapshot | None:
+        """The snapshot of `made`, changed in place (`previous` if nothing changed), noted as
+        the last built with its rows up to date with `horizon`; None if `made` was emptied
+        meanwhile by a build abandoned by its timeout."""
+        built = previous
+        if changed:
+            bodies = made.bodies
+            built = snapshot.encode(list(bodies), list(bodies.values()), previous=previous, now=now)
+        if made.dropped.is_set():
+            return None
         if self._made is made:
-            self._made = made._replace(built=built)
+            self._made = made._replace(built=built, horizon=horizon)
         return built
+
+    def _apply(self, made: _Made, rows: list[storage_worldmap.Row], now: datetime) -> bool:
+        """Bring `made` up to date with `rows` (of storage.worldmap.changed_devices), in
+        place; whether any entry changed. A device no longer shown leaves; a new one goes in
+        id order."""
+        changed = False
+        unordered = False
+        last = next(reversed(made.bodies), None)
+        for row in rows:
+            key = row["id"]
+            if not row.pop("shown"):
+                if key in made.rows:
+                    del made.rows[key], made.aged[key], made.bodies[key]
+                    made.next_due.pop(key, None)
+                    changed = True
+                continue
+            age = _age(row, now, self.online_window)
+            if made.rows.get(key) == row and made.aged[key] == age:
+                continue
+            if key not in made.bodies and last is not None and key < last:
+                unordered = True  # shown again, or a lower id: sorted below
+            made.rows[key] = row
+            made.aged[key] = age
+            made.bodies[key] = _encoded(
+                row, now=now, online_window=self.online_window, precise=False
+            )
+            self._note_due(made, key, self._due(row, now))
+            last = key if last is None or key > last else last
+            changed = True
+        if unordered:
+            _reorder(made.rows)
+            _reorder(made.bodies)
+        return changed
 
     def _age_due(self, made: _Made, now: datetime) -> bool:
         """Bring `made`'s devices whose age was due to change by `now` up to date, in place;
@@ -254,10 +358,11 @@ class MapBuilder:
         changed = False
         moment = now.timestamp()
         while made.due and made.due[0][0] <= moment:
-            _, key = heapq.heappop(made.due)
+            when, key = heapq.heappop(made.due)
+            if made.next_due.get(key) != when:
+                continue  # stale: the device changed or left since this was noted
             row = made.rows[key]
-            if (when := self._due(row, now)) is not None:
-                heapq.heappush(made.due, (when, key))
+            self._note_due(made, key, self._due(row, now))
             age = _age(row, now, self.online_window)
             if made.aged[key] != age:
                 made.aged[key] = age
@@ -266,6 +371,19 @@ class MapBuilder:
                 )
                 changed = True
         return changed
+
+    @staticmethod
+    def _note_due(made: _Made, key: int, when: float | None) -> None:
+        """Note when device `key`'s age changes next (None: never). The heap keeps the times
+        noted before as stale entries, skipped when they come up; once they outnumber the
+        devices, it is made again from `next_due`."""
+        if when is None:
+            made.next_due.pop(key, None)
+        elif made.next_due.get(key) != when:
+            made.next_due[key] = when
+            heapq.heappush(made.due, (when, key))
+        if len(made.due) > 2 * len(made.next_due) + 1024:
+            made.due[:] = sorted((when, key) for key, when in made.next_due.items())
 
     def _due(self, device: storage_worldmap.Row, now: datetime) -> float | None:
         """When the device's age (`_age`) changes next after `now`, as a POSIX time; None if
@@ -311,6 +429,20 @@ def _age(device: storage_worldmap.Row, now: datetime, online_window: timedelta) 
     """What of an entry changes with time alone: its status, and `+new` in its first week."""
     status = documents.status(device, now, online_window)
     return status + "+new" if now - device["created_at"] < documents.NEW_DEVICE_AGE else status
+
+
+def _reorder(container: dict[int, Any]) -> None:
+    """Put `container`'s items in key order, in place."""
+    ordered = sorted(container.items())
+    container.clear()
+    container.update(ordered)
+
+
+def _retire(made: _Made) -> None:
+    """Empty what a build made (`_drop`), once a newer build replaced it; flagged first, so
+    that an `aged` or `changed` working on it meanwhile gives up."""
+    made.dropped.set()
+    _drop(made.rows, made.aged, made.bodies, made.next_due, made.due)
 
 
 def _drop(*containers: list[Any] | dict[Any, Any]) -> None:
@@ -470,26 +602,50 @@ def _refresher(app: web.Application) -> snapshot.Refresher:
     online_window = timedelta(seconds=settings.online_window_s)
 
     builder = MapBuilder(online_window)
+    pool = app[state.db_pool]
+    # Set when only a full read can bring the map up to date: at first, after a deletion was
+    # notified, and whenever the listener connects again (nobody listened meanwhile).
+    read_all = asyncio.Event()
+    read_all.set()
 
     async def build(previous: snapshot.Snapshot | None, notified: bool) -> snapshot.Snapshot:
-        now = datetime.now(UTC)
-        # Due by age alone, only statuses and `new` tags can differ: the last build's rows
-        # serve, and the database is spared reading every device again.
-        if not notified and previous is not None:
-            aged = await asyncio.to_thread(builder.aged, previous, now=now)
-            if aged is not None:
-                return aged
-        devices = await storage_worldmap.public_devices(app[state.db_pool])
+        if previous is not None and not read_all.is_set():
+            since = builder.horizon
+            if not notified:
+                # Due by age alone, only statuses and `new` tags can differ: the last build's
+                # rows serve, and the database is spared any read.
+                updated = await asyncio.to_thread(builder.aged, previous, now=datetime.now(UTC))
+            elif since is not None:
+                # Notified: read only the devices written since the last read.
+                read = await storage_worldmap.changed_devices(pool, since)
+                updated = await asyncio.to_thread(
+                    builder.changed, read, since, previous, now=datetime.now(UTC)
+                )
+            else:
+                updated = None
+            if updated is not None:
+                return updated
+        read_all.clear()  # a deletion notified from now on asks for another full read
+        read = await storage_worldmap.public_devices(pool)
         # Off the event loop: requests keep being served while a large map is encoded. The
         # build takes the rows over and drops what it no longer needs there too.
-        return await asyncio.to_thread(builder.build, devices, previous, now=datetime.now(UTC))
+        return await asyncio.to_thread(
+            builder.build, read.rows, previous, now=datetime.now(UTC), horizon=read.horizon
+        )
 
     async def listen(
         on_change: Callable[[], None], on_lost: Callable[[], None]
     ) -> storage_pool.Connection:
-        return await storage_worldmap.listen(
-            settings.db, on_change, on_lost, timeout_s=LISTEN_TIMEOUT_S
+        def notified(payload: str) -> None:
+            if payload == storage_worldmap.FULL:
+                read_all.set()
+            on_change()
+
+        listener = await storage_worldmap.listen(
+            settings.db, notified, on_lost, timeout_s=LISTEN_TIMEOUT_S
         )
+        read_all.set()  # deletions may have gone unnotified while nobody listened
+        return listener
 
     async def unlisten(listener: storage_pool.Connection) -> None:
         await storage_worldmap.close_listener(listener, timeout_s=1.0)

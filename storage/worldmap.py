@@ -1,7 +1,12 @@
 """What the world map reads: the devices it shows with their latest readings, and its channel.
 
-`sensorium_devices_changed` is notified (by the triggers of migration 0006) at the commit of
-anything that changes devices, their owners, kits or latest readings.
+`sensorium_devices_changed` is notified (by the triggers of migration 0012) at the commit of
+anything that changes devices, their owners, kits or latest readings: with the payload `FULL`
+when rows were deleted (which only a full read notices), else with an empty one.
+
+A read also gives its horizon, and `changed_devices` reads only the devices written since a
+horizon: PostgreSQL stamps every row version with the id of the transaction that wrote it
+(`xmin`), and every transaction the read did not see has an id from its horizon on.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from storage import errors
 from storage import pool as storage_pool
@@ -17,6 +22,7 @@ from storage.config import DatabaseSettings
 from storage.queries import SQL
 
 CHANNEL = "sensorium_devices_changed"
+FULL = "full"  # the payload of a change that only a full read notices (rows deleted)
 
 # A world-map row: the columns of `device_by_id` that the map needs (the owner's username, the
 # kit's slug, name and version), and `sensor_ids`, `raw_values`, `values`: its latest readings
@@ -40,20 +46,49 @@ _TEST_DEVICES = SQL["worldmap_devices_where"].replace(
 )
 
 
-async def public_devices(pool: storage_pool.Pool, *, chunk: int = 1000) -> list[Row]:
+class Read(NamedTuple):
+    """Rows read and the read's horizon: what `changed_devices` reads changes since."""
+
+    rows: list[Row]
+    horizon: int
+
+
+async def public_devices(pool: storage_pool.Pool, *, chunk: int = 1000) -> Read:
     """Every device of the public map (public, not a test, located, has posted), by id.
 
     Read on a connection of `pool`, `chunk` rows at a time from one read-only snapshot, so
     decoding a large map does not hold the event loop for long at once.
     Raises StorageUnavailable if the database is unreachable.
     """
+    return await _read(pool, SQL["worldmap_public_devices"], (), chunk)
+
+
+async def changed_devices(pool: storage_pool.Pool, since: int, *, chunk: int = 1000) -> Read:
+    """Every device whose row, owner, kit or latest readings may have changed since the read
+    with horizon `since` (a few more at times), by id; each row with `shown`, whether the
+    public map shows it (if not, its other columns are None). Deletions are not seen.
+
+    Costs the database a scan of devices and latest readings without decoding them (a few ms
+    for 20,000 devices), against aggregating every device's latest readings for a full read.
+    Read like `public_devices`. Raises StorageUnavailable if the database is unreachable.
+    """
+    return await _read(pool, SQL["worldmap_changed_devices"], (since,), chunk)
+
+
+async def _read(
+    pool: storage_pool.Pool, query: str, arguments: tuple[Any, ...], chunk: int
+) -> Read:
+    """The rows of `query`, `chunk` at a time from one read-only snapshot, and its horizon."""
     rows: list[Row] = []
     with errors.translated():
         async with pool.acquire() as conn, conn.transaction(readonly=True):
-            cursor = await conn.cursor(SQL["worldmap_public_devices"])
+            # Taken before the read's own snapshot, so no later than its horizon: at worst
+            # the next `changed_devices` reads a few devices more.
+            horizon = await conn.fetchval(SQL["worldmap_horizon"])
+            cursor = await conn.cursor(query, *arguments)
             while batch := await cursor.fetch(chunk):
                 rows.extend(dict(record) for record in batch)
-    return rows
+    return Read(rows, horizon)
 
 
 async def own_devices(
@@ -83,14 +118,14 @@ async def test_devices(conn: storage_pool.Connection, user_id: int, *, admin: bo
 
 async def listen(
     db: DatabaseSettings,
-    on_change: Callable[[], None],
+    on_change: Callable[[str], None],
     on_lost: Callable[[], None],
     *,
     timeout_s: float,
 ) -> storage_pool.Connection:
-    """A connection LISTENing on CHANNEL: `on_change` runs at each notification, `on_lost` if
-    the connection closes. Raises StorageUnavailable if the database cannot be reached within
-    `timeout_s`, StorageError if it refuses us."""
+    """A connection LISTENing on CHANNEL: `on_change(payload)` runs at each notification,
+    `on_lost` if the connection closes. Raises StorageUnavailable if the database cannot be
+    reached within `timeout_s`, StorageError if it refuses us."""
     opening = asyncio.ensure_future(_listening(db, on_change, timeout_s))
     try:
         conn = await asyncio.shield(opening)
@@ -106,14 +141,14 @@ async def listen(
 
 
 async def _listening(
-    db: DatabaseSettings, on_change: Callable[[], None], timeout_s: float
+    db: DatabaseSettings, on_change: Callable[[str], None], timeout_s: float
 ) -> storage_pool.Connection:
     conn: storage_pool.Connection | None = None
     try:
         with errors.translated():
             async with asyncio.timeout(timeout_s):
                 conn = await storage_pool.connect(db)
-                await conn.add_listener(CHANNEL, lambda *_: on_change())
+                await conn.add_listener(CHANNEL, lambda *args: on_change(args[-1]))
     except BaseException:
         if conn is not None:
             conn.terminate()

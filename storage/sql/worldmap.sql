@@ -57,3 +57,53 @@ SELECT d.id, d.name, d.description, d.owner_id, d.kit_id,
 -- worldmap_deleted_since --
 -- The devices deleted at or after $1 (whose data is not purged yet): a snapshot read before may still show them.
 SELECT id FROM devices WHERE deleted_at >= $1 AND purged_at IS NULL;
+
+-- worldmap_horizon --
+-- The horizon of a read that follows in the same transaction: the oldest transaction id it may not see (pg_snapshot_xmin), as a number for worldmap_changed_devices.
+SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint;
+
+-- worldmap_changed_devices --
+-- Every device whose row, owner, kit or latest readings a read with horizon $1 may not have seen (written by a transaction from $1 on: a few more than changed), in the shape of worldmap_public_devices and with `shown`, whether the public map shows it (if not, only id means something).
+WITH since AS (
+       -- age(xid) counts back from the current transaction id, so `age(xmin) <= since.age`
+       -- holds for the rows written by a transaction from $1 on.
+       SELECT age($1::bigint::text::xid8::xid) AS age
+     ),
+     changed AS (
+       SELECT d.id FROM devices d, since WHERE age(d.xmin) <= since.age
+        UNION
+       SELECT l.device_id FROM latest_readings l, since WHERE age(l.xmin) <= since.age
+        UNION
+       SELECT d.id FROM devices d
+        WHERE d.owner_id IN (SELECT u.id FROM users u, since WHERE age(u.xmin) <= since.age)
+        UNION
+       SELECT d.id FROM devices d
+        WHERE d.kit_id IN (SELECT k.id FROM kits k, since WHERE age(k.xmin) <= since.age)
+     )
+SELECT c.id, d.name, d.description, d.owner_id, d.kit_id,
+       d.latitude, d.longitude, d.elevation, d.exposure, d.city, d.country_code,
+       array_to_json(d.user_tags)::text AS user_tags,
+       d.precise_location, d.hardware_version,
+       d.last_reading_at, d.last_posted_at, d.created_at,
+       u.username AS owner_username,
+       k.slug AS kit_slug, k.name AS kit_name, k.version AS kit_version,
+       array_to_json(l.sensor_ids)::text AS sensor_ids,
+       array_to_json(l.raw_values)::text AS raw_values,
+       array_to_json(l.values)::text AS values,
+       d.id IS NOT NULL AS shown
+  FROM changed c
+  LEFT JOIN devices d
+         ON d.id = c.id
+        AND d.deleted_at IS NULL AND NOT d.is_test AND NOT d.is_private
+        AND d.latitude IS NOT NULL AND d.longitude IS NOT NULL
+        AND d.last_reading_at IS NOT NULL
+  LEFT JOIN users u ON u.id = d.owner_id
+  LEFT JOIN kits k ON k.id = d.kit_id
+  LEFT JOIN LATERAL (
+       SELECT array_agg(r.sensor_id ORDER BY r.sensor_id) AS sensor_ids,
+              array_agg(r.raw_value ORDER BY r.sensor_id) AS raw_values,
+              array_agg(r.value ORDER BY r.sensor_id) AS values
+         FROM latest_readings r
+        WHERE r.device_id = d.id
+       ) l ON true
+ ORDER BY c.id;

@@ -356,7 +356,7 @@ async def test_map_rows_hold_their_arrays_as_json_text_and_nothing_the_collector
     device = fleet.devices[0]
     await post(db_pool, device.id, 55, 21.5, raw_value=21.25)
     await post(db_pool, device.id, 56, 40.0)
-    [found] = await storage_worldmap.public_devices(db_pool)
+    [found] = (await storage_worldmap.public_devices(db_pool)).rows
     assert found["id"] == device.id
     assert orjson.loads(found["sensor_ids"]) == [55, 56]
     assert orjson.loads(found["values"]) == [21.5, 40.0]
@@ -376,19 +376,164 @@ async def test_a_device_turns_offline_on_the_map_without_the_devices_being_read_
 
     async def public_devices(pool, **kwargs):
         found = await real(pool, **kwargs)
-        reads.append(len(found))
+        reads.append(len(found.rows))
         return found
 
     monkeypatch.setattr(storage_worldmap, "public_devices", public_devices)
+    changed = count_changed_reads(monkeypatch)
     client = await aiohttp_client(query_app(online_window_s=2))
     device = fleet.devices[0]
     await post(db_pool, device.id, value=10.0)
 
     await until(client, status_is("online"), "the posted device online")
-    read_before = len(reads)
+    read_before = len(reads), len(changed)
     await until(client, status_is("offline"), "the device offline, by age")
     # Aged from the rows read last: nothing changed in the database, so nothing was read.
-    assert len(reads) == read_before
+    assert (len(reads), len(changed)) == read_before
+
+
+def count_changed_reads(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """Note the ids each storage.worldmap.changed_devices read gives, from now on."""
+    found: list[list[int]] = []
+    real = storage_worldmap.changed_devices
+
+    async def changed_devices(pool: Any, since: int, **kwargs: Any) -> storage_worldmap.Read:
+        read = await real(pool, since, **kwargs)
+        found.append([row["id"] for row in read.rows])
+        return read
+
+    monkeypatch.setattr(storage_worldmap, "changed_devices", changed_devices)
+    return found
+
+
+def count_full_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Note how many rows each storage.worldmap.public_devices read gives, from now on."""
+    found: list[int] = []
+    real = storage_worldmap.public_devices
+
+    async def public_devices(pool: Any, **kwargs: Any) -> storage_worldmap.Read:
+        read = await real(pool, **kwargs)
+        found.append(len(read.rows))
+        return read
+
+    monkeypatch.setattr(storage_worldmap, "public_devices", public_devices)
+    return found
+
+
+async def changed_since(db_pool: storage_pool.Pool, since: int) -> dict[int, dict[str, Any]]:
+    return {row["id"]: row for row in (await storage_worldmap.changed_devices(db_pool, since)).rows}
+
+
+async def test_changed_devices_are_those_written_since_a_read(fleet, db_pool):
+    first, second, *_ = (device.id for device in fleet.devices)
+    await post(db_pool, first, value=10.0)
+    await post(db_pool, second, value=10.0)
+    read = await storage_worldmap.public_devices(db_pool)
+    assert {row["id"] for row in read.rows} == {first, second}
+    assert await changed_since(db_pool, read.horizon) == {}  # nothing written since
+
+    await post(db_pool, first, value=11.0)
+    since = (await storage_worldmap.changed_devices(db_pool, read.horizon)).horizon
+    changed = await changed_since(db_pool, read.horizon)
+    assert set(changed) == {first}
+    assert changed[first]["shown"] is True
+    assert orjson.loads(changed[first]["values"]) == [11.0]
+    # Its row is the full read's, with `shown`.
+    assert set(changed[first]) == set(read.rows[0]) | {"shown"}
+
+    async with db_pool.acquire() as conn:
+        await conn.execute("UPDATE devices SET is_private = true WHERE id = $1", second)
+    changed = await changed_since(db_pool, since)
+    assert set(changed) == {second}
+    assert changed[second]["shown"] is False
+
+    since = (await storage_worldmap.changed_devices(db_pool, since)).horizon
+    async with db_pool.acquire() as conn:  # latest readings alone, as a recalibration does
+        await conn.execute("UPDATE latest_readings SET value = 12.0 WHERE device_id = $1", first)
+    changed = await changed_since(db_pool, since)
+    assert set(changed) == {first}
+    assert orjson.loads(changed[first]["values"]) == [12.0]
+
+    since = (await storage_worldmap.changed_devices(db_pool, since)).horizon
+    async with db_pool.acquire() as conn:  # the owner renamed: each of their devices
+        await conn.execute(
+            "UPDATE users SET username = 'renamed' WHERE username = $1", demo.USERNAME
+        )
+        owned = {
+            row[0]
+            for row in await conn.fetch(
+                "SELECT id FROM devices WHERE owner_id = "
+                "(SELECT id FROM users WHERE username = 'renamed')"
+            )
+        }
+    changed = await changed_since(db_pool, since)
+    assert set(changed) == owned
+    assert changed[first]["owner_username"] == "renamed"
+
+    since = (await storage_worldmap.changed_devices(db_pool, since)).horizon
+    async with db_pool.acquire() as conn:  # the kit renamed: each device of that kit
+        await conn.execute("UPDATE kits SET name = 'Renamed kit' WHERE id = $1", demo.SCK_2_1)
+        of_kit = {
+            row[0]
+            for row in await conn.fetch("SELECT id FROM devices WHERE kit_id = $1", demo.SCK_2_1)
+        }
+    changed = await changed_since(db_pool, since)
+    assert set(changed) == of_kit
+    assert changed[first]["kit_name"] == "Renamed kit"
+
+
+async def test_after_a_change_the_map_reads_only_the_devices_written_since(
+    query_app, fleet, db_pool, aiohttp_client, monkeypatch
+):
+    full = count_full_reads(monkeypatch)
+    changed = count_changed_reads(monkeypatch)
+    client = await aiohttp_client(query_app())
+    first, second, *_ = (device.id for device in fleet.devices)
+    await post(db_pool, first, value=10.0)
+    await until(client, ids_shown({first}), "the posted device on the map")
+    await post(db_pool, second, value=10.0)
+    await until(client, ids_shown({first, second}), "the second device on the map")
+    await post(db_pool, first, value=11.0)
+    await until(client, value_is(first, 11.0), "the new reading on the map")
+
+    assert full == [0]  # at start, when nothing had posted
+    assert [first] in changed and [second] in changed
+    assert {device for read in changed for device in read} == {first, second}
+
+
+async def test_a_deletion_makes_the_map_read_every_device_again(
+    query_app, fleet, db_pool, aiohttp_client, monkeypatch
+):
+    full = count_full_reads(monkeypatch)
+    client = await aiohttp_client(query_app())
+    device = fleet.devices[0].id
+    await post(db_pool, device, 55, value=10.0)
+    await post(db_pool, device, 56, value=20.0)
+    await until(client, value_is(device, 10.0), "the posted device on the map")
+    assert full == [0]
+
+    # What no transaction id can show: a row gone (as when a deleted device is purged).
+    async with db_pool.acquire() as conn:
+        await conn.execute(
+            "DELETE FROM latest_readings WHERE device_id = $1 AND sensor_id = 55", device
+        )
+
+    async def reading_gone(client: Any) -> bool:
+        [entry] = await world_map(client)
+        return "55" not in entry["data"] and entry["data"]["56"] == 20.0
+
+    await until(client, reading_gone, "the deleted reading gone from the map")
+    assert full == [0, 1]
+
+
+def value_is(device_id: int, value: float, sensor_id: int = 55) -> Check:
+    """A check that the map shows `device_id` with `value` for `sensor_id`."""
+
+    async def check(client: Any) -> bool:
+        entries = {entry["id"]: entry for entry in await world_map(client)}
+        return device_id in entries and entries[device_id]["data"].get(str(sensor_id)) == value
+
+    return check
 
 
 def status_is(expected: str) -> Check:

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from query import documents, geo, worldmap
+from storage import worldmap as storage_worldmap
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=10)
@@ -290,3 +291,101 @@ def test_a_build_takes_the_rows_over_and_drops_those_it_no_longer_needs_one_at_a
     assert posted is not first
     assert freed_in == ["_drop"] * 4
     assert [device["name"] for device in builder.rows][1] == "Renamed"
+
+
+def change(shown: bool = True, **fields: Any) -> dict[str, Any]:
+    """A row as storage.worldmap.changed_devices returns it: `shown`, and if not, only an id."""
+    if not shown:
+        return {name: None for name in row()} | {"id": fields["id"], "shown": False}
+    return row(**fields) | {"shown": True}
+
+
+def changes(*rows: dict[str, Any], horizon: int) -> storage_worldmap.Read:
+    return storage_worldmap.Read(list(rows), horizon)
+
+
+def test_changes_encode_again_only_the_devices_read_and_match_a_full_build():
+    builder = worldmap.MapBuilder(WINDOW)
+    first = builder.build([row(id=2), row(id=4), row(id=6)], None, now=NOW, horizon=10)
+    assert builder.horizon == 10
+    untouched = builder._made.bodies[6]
+
+    read = changes(
+        change(id=1, name="Lower id, new"),  # goes first
+        change(id=2, values=[22.0, None]),  # a post
+        change(shown=False, id=4),  # made private
+        change(id=8, name="Higher id, new"),  # goes last
+        change(shown=False, id=9),  # never shown: nothing to remove
+        horizon=15,
+    )
+    updated = builder.changed(read, 10, first, now=NOW)
+    assert updated is not None and updated is not first
+    body = orjson.loads(updated.plain)
+    assert [entry["id"] for entry in body] == [1, 2, 6, 8]
+    assert body[1]["data"]["55"] == 22.0
+    assert builder._made.bodies[6] is untouched  # not read, not aged: not encoded again
+    assert builder.horizon == 15
+    # Served as a map built from every row at once would be, spans and all.
+    again = worldmap.MapBuilder(WINDOW).build(builder.rows, None, now=NOW)
+    assert again.plain == updated.plain
+    assert again.spans == updated.spans
+
+
+def test_changes_that_alter_nothing_keep_the_snapshot_and_move_the_horizon():
+    builder = worldmap.MapBuilder(WINDOW)
+    first = builder.build([row(id=1), row(id=2)], None, now=NOW, horizon=10)
+    same = builder.changed(changes(change(id=2), horizon=12), 10, first, now=NOW)
+    assert same is first
+    assert builder.horizon == 12
+    assert builder.changed(changes(horizon=13), 12, first, now=NOW) is first
+    assert builder.horizon == 13
+
+
+def test_changes_age_the_other_devices_too():
+    builder = worldmap.MapBuilder(WINDOW)
+    early = NOW - timedelta(minutes=5)  # offline at NOW + 5 minutes
+    first = builder.build(
+        [row(id=1, last_posted_at=early, last_reading_at=early), row(id=2)],
+        None,
+        now=NOW,
+        horizon=10,
+    )
+    later = NOW + timedelta(minutes=6)
+    updated = builder.changed(
+        changes(change(id=2, last_posted_at=later, last_reading_at=later), horizon=11),
+        10,
+        first,
+        now=later,
+    )
+    assert updated is not None
+    assert statuses(updated) == {1: "offline", 2: "online"}
+
+
+def test_changes_need_a_full_read_unless_they_follow_the_last_build_read():
+    builder = worldmap.MapBuilder(WINDOW)
+    unknown = builder.build([row(id=1)], None, now=NOW)  # no horizon: changes since when?
+    assert builder.changed(changes(horizon=11), 10, unknown, now=NOW) is None
+
+    first = builder.build([row(id=1)], unknown, now=NOW, horizon=10)
+    assert builder.changed(changes(horizon=11), 9, first, now=NOW) is None  # since another read
+    builder.build([row(id=1, name="Renamed")], None, now=NOW, horizon=12)  # never served
+    assert builder.changed(changes(horizon=13), 12, first, now=NOW) is None
+
+
+def test_changes_that_keep_coming_leave_the_heap_of_due_times_bounded():
+    # Each post moves a device's next status change: the time noted before goes stale.
+    builder = worldmap.MapBuilder(WINDOW)
+    built = builder.build([row(id=1), row(id=2)], None, now=NOW, horizon=0)
+    for second in range(1, 3001):
+        at = NOW + timedelta(seconds=second)
+        read = changes(change(id=1, last_posted_at=at, last_reading_at=at), horizon=second)
+        updated = builder.changed(read, second - 1, built, now=at)
+        assert updated is not None
+        built = updated
+    assert len(builder._made.due) <= 2 * len(builder._made.next_due) + 1024
+    # The stale times are skipped: device 2 turns offline when due, device 1 has not.
+    end = NOW + timedelta(seconds=3000)
+    aged = builder.aged(built, now=NOW + WINDOW)
+    assert aged is not None
+    assert statuses(aged) == {1: "online", 2: "offline"}
+    assert builder.aged(aged, now=end + WINDOW) is not aged
