@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gzip
-import hashlib
 import heapq
 import logging
 import math
@@ -20,7 +18,9 @@ from datetime import UTC, datetime
 from email import utils as email_utils
 from operator import itemgetter
 
+import xxhash
 from aiohttp import web
+from isal import igzip
 
 from storage import errors
 from storage import pool as storage_pool
@@ -28,7 +28,11 @@ from storage import pool as storage_pool
 logger = logging.getLogger(__name__)
 
 CACHE_CONTROL = "public, no-cache"  # caches may keep it, but revalidate (a 304 costs nothing)
-GZIP_LEVEL = 1  # a 20,000-device map: level 6 takes five times as long for a 10 % smaller body
+# A 20,000-device map (21 MB): ISA-L at its level 2 compresses it in ≈ 17 ms to 2.7 MB, where
+# zlib took ≈ 62 ms at level 1 for 2.3 MB (and five times as long at level 6); both let go of the
+# interpreter lock while they work. A snapshot is compressed whenever the map changes, under a
+# stream of readings every few seconds, so its cost weighs more than a fifth more bytes.
+GZIP_LEVEL = 2
 FIRST_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 5.0
 
@@ -65,7 +69,9 @@ def encode(
     """The snapshot of the array of `bodies` (encoded entries, keyed by `keys`); `previous`
     itself if its bytes are the same, so an unchanged rebuild keeps its ETag and Last-Modified."""
     plain = b"[" + b",".join(bodies) + b"]"
-    digest = hashlib.blake2b(plain, digest_size=16).hexdigest()
+    # Any 128-bit hash of the bytes makes a strong tag; XXH3 takes ≈ 1 ms of a 21 MB map where
+    # BLAKE2b took ≈ 22 ms.
+    digest = xxhash.xxh3_128_hexdigest(plain)
     etag = f'"{digest}"'
     if previous is not None and previous.etag == etag:
         return previous
@@ -83,7 +89,7 @@ def encode(
     }
     return Snapshot(
         plain=plain,
-        gzipped=gzip.compress(plain, compresslevel=GZIP_LEVEL, mtime=0),
+        gzipped=igzip.compress(plain, compresslevel=GZIP_LEVEL, mtime=0),
         etag=etag,
         gzip_etag=gzip_etag,
         last_modified=last_modified,
