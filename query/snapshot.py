@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import heapq
+import io
 import logging
 import math
 from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
@@ -68,18 +69,13 @@ def encode(
 ) -> Snapshot:
     """The snapshot of the array of `bodies` (encoded entries, keyed by `keys`); `previous`
     itself if its bytes are the same, so an unchanged rebuild keeps its ETag and Last-Modified."""
-    plain = b"[" + b",".join(bodies) + b"]"
+    plain, spans = _joined(keys, bodies)
     # Any 128-bit hash of the bytes makes a strong tag; XXH3 takes ≈ 1 ms of a 21 MB map where
     # BLAKE2b took ≈ 22 ms.
     digest = xxhash.xxh3_128_hexdigest(plain)
     etag = f'"{digest}"'
     if previous is not None and previous.etag == etag:
         return previous
-    spans: list[tuple[int, int, int]] = []
-    position = 1
-    for key, body in zip(keys, bodies, strict=True):
-        spans.append((key, position, position + len(body)))
-        position += len(body) + 1
     gzip_etag = f'"{digest}-gzip"'  # another representation, so another strong tag
     last_modified = now.astimezone(UTC).replace(microsecond=0)
     validators = {
@@ -104,6 +100,35 @@ def encode(
         not_modified_headers={"ETag": etag, **validators},
         gzip_not_modified_headers={"ETag": gzip_etag, **validators},
     )
+
+
+def _joined(
+    keys: Sequence[int], bodies: Sequence[Body]
+) -> tuple[bytes, list[tuple[int, int, int]]]:
+    """The JSON array of `bodies`, and the (key, start, end) of each in it.
+
+    Written a body at a time: `b",".join` of a 21 MB map copies it all in one call, which holds
+    the interpreter lock (≈ 15 ms, and as much again for each `+` around it), a stall of every
+    request in flight. Between writes, Python hands the lock to the event loop as often as it
+    asks; and `getvalue` gives the buffer itself, not a copy.
+    """
+    size = 2 + sum(map(len, bodies)) + max(len(bodies) - 1, 0)  # brackets, bodies, commas
+    buffer = io.BytesIO()
+    # Sized at once, closing bracket first: a buffer that grows as it is written is copied
+    # again at each step, and those copies hold the lock too.
+    buffer.seek(size - 1)
+    buffer.write(b"]")
+    buffer.seek(0)
+    write = buffer.write
+    spans: list[tuple[int, int, int]] = []
+    position = write(b"[")
+    for index, (key, body) in enumerate(zip(keys, bodies, strict=True)):
+        if index:
+            position += write(b",")
+        end = position + write(body)
+        spans.append((key, position, end))
+        position = end
+    return buffer.getvalue(), spans
 
 
 def respond(request: web.Request, snapshot: Snapshot, *, allow_gzip: bool = True) -> web.Response:

@@ -63,7 +63,7 @@ async def public_devices(pool: storage_pool.Pool, *, chunk: int = 1000) -> Read:
     return await _read(pool, SQL["worldmap_public_devices"], (), chunk)
 
 
-async def changed_devices(pool: storage_pool.Pool, since: int, *, chunk: int = 1000) -> Read:
+async def changed_devices(pool: storage_pool.Pool, since: int, *, chunk: int = 250) -> Read:
     """Every device whose row, owner, kit or latest readings may have changed since the read
     with horizon `since` (a few more at times), by id; each row with `shown`, whether the
     public map shows it (if not, its other columns are None). Deletions are not seen.
