@@ -65,23 +65,29 @@ SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint;
 -- worldmap_changed_devices --
 -- Every device whose row, owner, kit or latest readings a read with horizon $1 may not have seen (written by a transaction from $1 on: a few more than changed), in the shape of worldmap_public_devices and with `shown`, whether the public map shows it (if not, only id means something).
 WITH since AS (
-       -- age(xid) counts back from the current transaction id, so `age(xmin) <= since.age`
-       -- holds for the rows written by a transaction from $1 on.
+       -- age(xid) counts back from the current transaction id, so `age(xmin) BETWEEN 0 AND
+       -- since.age` holds for the rows written by a transaction from $1 on. A row frozen long
+       -- ago keeps its 32-bit xmin, which after 2^31 more transactions reads as in the future
+       -- (a negative age): left out, as it should be.
        SELECT age($1::bigint::text::xid8::xid) AS age
      ),
      changed AS (
        -- As an array: the planner then expects a few ids (where it would expect a third of
        -- every table) and looks each device up by its key rather than sorting them all.
        SELECT unnest(ARRAY(
-              SELECT d.id FROM devices d, since WHERE age(d.xmin) <= since.age
+              SELECT d.id FROM devices d, since
+               WHERE age(d.xmin) BETWEEN 0 AND since.age
                UNION
-              SELECT l.device_id FROM latest_readings l, since WHERE age(l.xmin) <= since.age
+              SELECT l.device_id FROM latest_readings l, since
+               WHERE age(l.xmin) BETWEEN 0 AND since.age
                UNION
               SELECT d.id FROM devices d
-               WHERE d.owner_id IN (SELECT u.id FROM users u, since WHERE age(u.xmin) <= since.age)
+               WHERE d.owner_id IN (SELECT u.id FROM users u, since
+                                     WHERE age(u.xmin) BETWEEN 0 AND since.age)
                UNION
               SELECT d.id FROM devices d
-               WHERE d.kit_id IN (SELECT k.id FROM kits k, since WHERE age(k.xmin) <= since.age)
+               WHERE d.kit_id IN (SELECT k.id FROM kits k, since
+                                   WHERE age(k.xmin) BETWEEN 0 AND since.age)
               )) AS id
      )
 SELECT c.id, d.name, d.description, d.owner_id, d.kit_id,
