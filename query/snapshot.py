@@ -29,10 +29,11 @@ from storage import pool as storage_pool
 logger = logging.getLogger(__name__)
 
 CACHE_CONTROL = "public, no-cache"  # caches may keep it, but revalidate (a 304 costs nothing)
-# A 20,000-device map (21 MB): ISA-L at its level 2 compresses it in ≈ 17 ms to 2.5-2.7 MB, where
-# zlib took ≈ 62 ms at level 1 for 2.3-2.8 MB, depending on the values (and five times as long at
-# level 6); both let go of the interpreter lock while they work. A snapshot is compressed whenever the map changes, under a
-# stream of readings every few seconds, so its cost weighs more than a fifth more bytes.
+# A 20,000-device map (21 MB): ISA-L at its level 2 compresses it in ≈ 17 ms to 2.5-2.7 MB,
+# where zlib took ≈ 62 ms at level 1 for 2.3-2.8 MB, depending on the values (and five times as
+# long at level 6); both let go of the interpreter lock while they work. A snapshot is compressed
+# whenever the map changes, every few seconds under a stream of readings, so that cost weighs
+# more than a few more bytes.
 GZIP_LEVEL = 2
 FIRST_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 5.0

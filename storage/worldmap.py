@@ -71,7 +71,7 @@ async def changed_devices(pool: storage_pool.Pool, since: int, *, chunk: int = 2
     Costs the database a scan of devices and latest readings without aggregating them (≈ 25 ms
     for 20,000 devices with 10 latest readings each, most of it the latest readings), then a
     look-up per device read, against aggregating every device's latest readings for a full
-    read (≈ 100–200 ms).
+    read (≈ 100-200 ms).
     Read like `public_devices`. Raises StorageUnavailable if the database is unreachable.
     """
     return await _read(pool, SQL["worldmap_changed_devices"], (since,), chunk)
