@@ -254,14 +254,14 @@ class MapBuilder:
 
     def changed(
         self,
-        read: storage_worldmap.Read,
+        changes: storage_worldmap.Changes,
         since: int,
         previous: snapshot.Snapshot,
         *,
         now: datetime,
     ) -> snapshot.Snapshot | None:
-        """The map at `now` after `read` (storage.worldmap.changed_devices since `since`, the
-        horizon the last build's rows are up to date with): `previous` itself if nothing it
+        """The map at `now` after `changes` (storage.worldmap.changed_devices since `since`,
+        the horizon the last build's rows are up to date with): `previous` itself if nothing it
         shows changed, and only the devices read and those whose age changed are encoded
         again. None if `previous` is not the snapshot built last or its rows are not up to date
         with `since` (then read all and `build`).
@@ -273,11 +273,11 @@ class MapBuilder:
         if previous is not made.built or made.horizon != since:
             return None
         try:
-            changed = self._apply(made, read.rows, now)
+            changed = self._apply(made, changes, now)
             changed = self._age_due(made, now) or changed
         except (KeyError, IndexError):
             return None  # emptied meanwhile (see `aged`)
-        return self._publish(made, changed, previous, read.horizon, now)
+        return self._publish(made, changed, previous, changes.horizon, now)
 
     def aged(self, previous: snapshot.Snapshot, *, now: datetime) -> snapshot.Snapshot | None:
         """The map of the last build's rows at `now`: `previous` itself unless a device's age
@@ -319,21 +319,19 @@ class MapBuilder:
             self._made = made._replace(built=built, horizon=horizon)
         return built
 
-    def _apply(self, made: _Made, rows: list[storage_worldmap.Row], now: datetime) -> bool:
-        """Bring `made` up to date with `rows` (of storage.worldmap.changed_devices), in
-        place; whether any entry changed. A device no longer shown leaves; a new one goes in
-        id order."""
+    def _apply(self, made: _Made, changes: storage_worldmap.Changes, now: datetime) -> bool:
+        """Bring `made` up to date with `changes`, in place; whether any entry changed. A
+        device no longer shown leaves; a new one goes in id order."""
         changed = False
+        for key in changes.hidden:
+            if key in made.rows:
+                del made.rows[key], made.aged[key], made.bodies[key]
+                made.next_due.pop(key, None)
+                changed = True
         unordered = False
         last = next(reversed(made.bodies), None)
-        for row in rows:
+        for row in changes.rows:
             key = row["id"]
-            if not row.pop("shown"):
-                if key in made.rows:
-                    del made.rows[key], made.aged[key], made.bodies[key]
-                    made.next_due.pop(key, None)
-                    changed = True
-                continue
             age = _age(row, now, self.online_window)
             if made.rows.get(key) == row and made.aged[key] == age:
                 continue
@@ -617,9 +615,9 @@ def _refresher(app: web.Application) -> snapshot.Refresher:
                 updated = await asyncio.to_thread(builder.aged, previous, now=datetime.now(UTC))
             elif since is not None:
                 # Notified: read only the devices written since the last read.
-                read = await storage_worldmap.changed_devices(pool, since)
+                changes = await storage_worldmap.changed_devices(pool, since)
                 updated = await asyncio.to_thread(
-                    builder.changed, read, since, previous, now=datetime.now(UTC)
+                    builder.changed, changes, since, previous, now=datetime.now(UTC)
                 )
             else:
                 updated = None

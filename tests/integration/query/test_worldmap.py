@@ -393,14 +393,14 @@ async def test_a_device_turns_offline_on_the_map_without_the_devices_being_read_
 
 
 def count_changed_reads(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
-    """Note the ids each storage.worldmap.changed_devices read gives, from now on."""
+    """Note the ids of the rows each storage.worldmap.changed_devices read gives, from now on."""
     found: list[list[int]] = []
     real = storage_worldmap.changed_devices
 
-    async def changed_devices(pool: Any, since: int, **kwargs: Any) -> storage_worldmap.Read:
-        read = await real(pool, since, **kwargs)
-        found.append([row["id"] for row in read.rows])
-        return read
+    async def changed_devices(pool: Any, since: int, **kwargs: Any) -> storage_worldmap.Changes:
+        changes = await real(pool, since, **kwargs)
+        found.append([row["id"] for row in changes.rows])
+        return changes
 
     monkeypatch.setattr(storage_worldmap, "changed_devices", changed_devices)
     return found
@@ -420,8 +420,13 @@ def count_full_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return found
 
 
-async def changed_since(db_pool: storage_pool.Pool, since: int) -> dict[int, dict[str, Any]]:
-    return {row["id"]: row for row in (await storage_worldmap.changed_devices(db_pool, since)).rows}
+async def changed_since(
+    db_pool: storage_pool.Pool, since: int
+) -> tuple[dict[int, dict[str, Any]], set[int]]:
+    """The rows of the devices written since `since` that the map shows, by id, and the ids of
+    those it does not show."""
+    changes = await storage_worldmap.changed_devices(db_pool, since)
+    return {row["id"]: row for row in changes.rows}, set(changes.hidden)
 
 
 async def test_changed_devices_are_those_written_since_a_read(fleet, db_pool):
@@ -430,29 +435,25 @@ async def test_changed_devices_are_those_written_since_a_read(fleet, db_pool):
     await post(db_pool, second, value=10.0)
     read = await storage_worldmap.public_devices(db_pool)
     assert {row["id"] for row in read.rows} == {first, second}
-    assert await changed_since(db_pool, read.horizon) == {}  # nothing written since
+    assert await changed_since(db_pool, read.horizon) == ({}, set())  # nothing written since
 
     await post(db_pool, first, value=11.0)
     since = (await storage_worldmap.changed_devices(db_pool, read.horizon)).horizon
-    changed = await changed_since(db_pool, read.horizon)
-    assert set(changed) == {first}
-    assert changed[first]["shown"] is True
-    assert orjson.loads(changed[first]["values"]) == [11.0]
-    # Its row is the full read's, with `shown`.
-    assert set(changed[first]) == set(read.rows[0]) | {"shown"}
+    shown, hidden = await changed_since(db_pool, read.horizon)
+    assert (set(shown), hidden) == ({first}, set())
+    assert orjson.loads(shown[first]["values"]) == [11.0]
+    assert set(shown[first]) == set(read.rows[0])  # a row as the full read's
 
     async with db_pool.acquire() as conn:
         await conn.execute("UPDATE devices SET is_private = true WHERE id = $1", second)
-    changed = await changed_since(db_pool, since)
-    assert set(changed) == {second}
-    assert changed[second]["shown"] is False
+    assert await changed_since(db_pool, since) == ({}, {second})
 
     since = (await storage_worldmap.changed_devices(db_pool, since)).horizon
     async with db_pool.acquire() as conn:  # latest readings alone, as a recalibration does
         await conn.execute("UPDATE latest_readings SET value = 12.0 WHERE device_id = $1", first)
-    changed = await changed_since(db_pool, since)
-    assert set(changed) == {first}
-    assert orjson.loads(changed[first]["values"]) == [12.0]
+    shown, hidden = await changed_since(db_pool, since)
+    assert (set(shown), hidden) == ({first}, set())
+    assert orjson.loads(shown[first]["values"]) == [12.0]
 
     since = (await storage_worldmap.changed_devices(db_pool, since)).horizon
     async with db_pool.acquire() as conn:  # the owner renamed: each of their devices
@@ -466,9 +467,10 @@ async def test_changed_devices_are_those_written_since_a_read(fleet, db_pool):
                 "(SELECT id FROM users WHERE username = 'renamed')"
             )
         }
-    changed = await changed_since(db_pool, since)
-    assert set(changed) == owned
-    assert changed[first]["owner_username"] == "renamed"
+    shown, hidden = await changed_since(db_pool, since)
+    assert set(shown) == {first}  # the one the map shows
+    assert hidden == owned - {first}
+    assert shown[first]["owner_username"] == "renamed"
 
     since = (await storage_worldmap.changed_devices(db_pool, since)).horizon
     async with db_pool.acquire() as conn:  # the kit renamed: each device of that kit
@@ -477,9 +479,10 @@ async def test_changed_devices_are_those_written_since_a_read(fleet, db_pool):
             row[0]
             for row in await conn.fetch("SELECT id FROM devices WHERE kit_id = $1", demo.SCK_2_1)
         }
-    changed = await changed_since(db_pool, since)
-    assert set(changed) == of_kit
-    assert changed[first]["kit_name"] == "Renamed kit"
+    shown, hidden = await changed_since(db_pool, since)
+    assert set(shown) == {first}
+    assert hidden == of_kit - {first}
+    assert shown[first]["kit_name"] == "Renamed kit"
 
 
 async def test_after_a_change_the_map_reads_only_the_devices_written_since(

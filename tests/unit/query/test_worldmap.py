@@ -293,15 +293,11 @@ def test_a_build_takes_the_rows_over_and_drops_those_it_no_longer_needs_one_at_a
     assert [device["name"] for device in builder.rows][1] == "Renamed"
 
 
-def change(shown: bool = True, **fields: Any) -> dict[str, Any]:
-    """A row as storage.worldmap.changed_devices returns it: `shown`, and if not, only an id."""
-    if not shown:
-        return {name: None for name in row()} | {"id": fields["id"], "shown": False}
-    return row(**fields) | {"shown": True}
-
-
-def changes(*rows: dict[str, Any], horizon: int) -> storage_worldmap.Read:
-    return storage_worldmap.Read(list(rows), horizon)
+def changes(
+    *rows: dict[str, Any], hidden: tuple[int, ...] = (), horizon: int
+) -> storage_worldmap.Changes:
+    """What storage.worldmap.changed_devices gives: the rows shown, the ids hidden."""
+    return storage_worldmap.Changes(list(rows), list(hidden), horizon)
 
 
 def test_changes_encode_again_only_the_devices_read_and_match_a_full_build():
@@ -311,11 +307,10 @@ def test_changes_encode_again_only_the_devices_read_and_match_a_full_build():
     untouched = builder._made.bodies[6]
 
     read = changes(
-        change(id=1, name="Lower id, new"),  # goes first
-        change(id=2, values=[22.0, None]),  # a post
-        change(shown=False, id=4),  # made private
-        change(id=8, name="Higher id, new"),  # goes last
-        change(shown=False, id=9),  # never shown: nothing to remove
+        row(id=1, name="Lower id, new"),  # goes first
+        row(id=2, values=[22.0, None]),  # a post
+        row(id=8, name="Higher id, new"),  # goes last
+        hidden=(4, 9),  # made private; never shown, so nothing to remove
         horizon=15,
     )
     updated = builder.changed(read, 10, first, now=NOW)
@@ -334,7 +329,7 @@ def test_changes_encode_again_only_the_devices_read_and_match_a_full_build():
 def test_changes_that_alter_nothing_keep_the_snapshot_and_move_the_horizon():
     builder = worldmap.MapBuilder(WINDOW)
     first = builder.build([row(id=1), row(id=2)], None, now=NOW, horizon=10)
-    same = builder.changed(changes(change(id=2), horizon=12), 10, first, now=NOW)
+    same = builder.changed(changes(row(id=2), horizon=12), 10, first, now=NOW)
     assert same is first
     assert builder.horizon == 12
     assert builder.changed(changes(horizon=13), 12, first, now=NOW) is first
@@ -352,7 +347,7 @@ def test_changes_age_the_other_devices_too():
     )
     later = NOW + timedelta(minutes=6)
     updated = builder.changed(
-        changes(change(id=2, last_posted_at=later, last_reading_at=later), horizon=11),
+        changes(row(id=2, last_posted_at=later, last_reading_at=later), horizon=11),
         10,
         first,
         now=later,
@@ -378,7 +373,7 @@ def test_changes_that_keep_coming_leave_the_heap_of_due_times_bounded():
     built = builder.build([row(id=1), row(id=2)], None, now=NOW, horizon=0)
     for second in range(1, 3001):
         at = NOW + timedelta(seconds=second)
-        read = changes(change(id=1, last_posted_at=at, last_reading_at=at), horizon=second)
+        read = changes(row(id=1, last_posted_at=at, last_reading_at=at), horizon=second)
         updated = builder.changed(read, second - 1, built, now=at)
         assert updated is not None
         built = updated
