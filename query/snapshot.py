@@ -1,5 +1,5 @@
-"""Snapshots: a JSON array held in memory as pre-encoded bytes (plain and gzip) with its
-validators, served without work per request, and the task that rebuilds it when told to.
+"""Snapshots: a JSON array held in memory as pre-encoded bytes (plain, and gzip once asked for)
+with its validators, served without work per request, and the task that rebuilds it when told to.
 
 A `Snapshot` is immutable; the `Refresher` swaps in a new one when a rebuild gives different
 bytes, so a request reads one consistent snapshot and never waits for a rebuild.
@@ -32,7 +32,7 @@ CACHE_CONTROL = "public, no-cache"  # caches may keep it, but revalidate (a 304 
 # A 20,000-device map (19.5 MiB): zlib at level 1 compresses it in ≈ 62 ms to ≈ 2.4 MiB (level 6
 # takes five times as long for a tenth less), in a thread, letting go of the interpreter lock.
 # ISA-L took ≈ 17 ms but gave 2.9 MiB: every client downloads the map again after each change,
-# and sending a fifth more bytes cost more than compressing once per rebuild saved.
+# and sending a fifth more bytes cost more than compressing saves.
 GZIP_LEVEL = 1
 FIRST_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 5.0
@@ -43,12 +43,22 @@ Body = bytes | memoryview
 Entry = tuple[int, Body]
 
 
+class _Gzip:
+    """A snapshot's gzip bytes once made, or their making under way."""
+
+    __slots__ = ("data", "making")
+
+    def __init__(self) -> None:
+        self.data: bytes | None = None
+        self.making: asyncio.Future[bytes] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """A JSON array as plain and gzip bytes, the span of each keyed entry, and its headers."""
+    """A JSON array as plain bytes (and gzip bytes on demand), the span of each keyed entry, and
+    its headers."""
 
     plain: bytes
-    gzipped: bytes
     etag: str  # strong, of the plain bytes; the gzip variant's is `gzip_etag`
     gzip_etag: str
     last_modified: datetime
@@ -57,11 +67,39 @@ class Snapshot:
     gzip_headers: dict[str, str] = field(repr=False)
     not_modified_headers: dict[str, str] = field(repr=False)
     gzip_not_modified_headers: dict[str, str] = field(repr=False)
+    _gzip: _Gzip = field(default_factory=_Gzip, repr=False, compare=False)
 
     @property
     def count(self) -> int:
         """How many entries the array holds."""
         return len(self.spans)
+
+    async def gzipped(self) -> bytes:
+        """The gzip bytes, compressed in a thread on the first call and kept for every later
+        one (concurrent calls wait for the same compression).
+
+        Made on demand, not with the snapshot: the map is made again at every change (every few
+        seconds under a stream of readings), and compressing it at each costs ≈ 60 ms of a
+        core, for nothing when nobody downloads it before the next change.
+        """
+        held = self._gzip
+        if held.data is not None:
+            return held.data
+        if held.making is None:
+            held.making = asyncio.ensure_future(
+                asyncio.to_thread(gzip.compress, self.plain, compresslevel=GZIP_LEVEL, mtime=0)
+            )
+        making = held.making
+        try:
+            # Shielded: a request that goes away does not cancel the others' compression.
+            data = await asyncio.shield(making)
+        except BaseException:
+            failed = making.done() and (making.cancelled() or making.exception() is not None)
+            if failed and held.making is making:
+                held.making = None  # the next call compresses again
+            raise
+        held.data = data
+        return data
 
 
 def encode(
@@ -85,7 +123,6 @@ def encode(
     }
     return Snapshot(
         plain=plain,
-        gzipped=gzip.compress(plain, compresslevel=GZIP_LEVEL, mtime=0),
         etag=etag,
         gzip_etag=gzip_etag,
         last_modified=last_modified,
@@ -131,7 +168,9 @@ def _joined(
     return buffer.getvalue(), spans
 
 
-def respond(request: web.Request, snapshot: Snapshot, *, allow_gzip: bool = True) -> web.Response:
+async def respond(
+    request: web.Request, snapshot: Snapshot, *, allow_gzip: bool = True
+) -> web.Response:
     """The snapshot as a 200 (gzip if the client accepts it) or a 304 if the client has it."""
     asked = request.headers
     use_gzip = allow_gzip and accepts_gzip(asked.get("Accept-Encoding", ""))
@@ -139,7 +178,7 @@ def respond(request: web.Request, snapshot: Snapshot, *, allow_gzip: bool = True
         headers = snapshot.gzip_not_modified_headers if use_gzip else snapshot.not_modified_headers
         return web.Response(status=304, headers=headers)
     if use_gzip:
-        return web.Response(body=snapshot.gzipped, headers=snapshot.gzip_headers)
+        return web.Response(body=await snapshot.gzipped(), headers=snapshot.gzip_headers)
     return web.Response(body=snapshot.plain, headers=snapshot.headers)
 
 
@@ -335,11 +374,10 @@ class Refresher:
         self.first_attempt.set()
         logger.log(
             logging.INFO if first else logging.DEBUG,
-            "snapshot %s: %d entries, %d bytes (%d gzip) in %.0f ms",
+            "snapshot %s: %d entries, %d bytes in %.0f ms",
             "built" if changed else "unchanged",
             snapshot.count,
             len(snapshot.plain),
-            len(snapshot.gzipped),
             (loop.time() - started) * 1000,
             extra={"action": "snapshot_built"},
         )

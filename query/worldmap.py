@@ -494,7 +494,7 @@ async def world_map(request: web.Request) -> web.Response:
         if user is not None and user.is_test:
             return await _test_map(request, user)
     current = _current(request.app)
-    return snapshot.respond(request, current, allow_gzip=not _plain_only(request))
+    return await snapshot.respond(request, current, allow_gzip=not _plain_only(request))
 
 
 @routes.get("/v0/devices/fresh_world_map")

@@ -157,14 +157,14 @@ def test_status_and_tags_age():
     assert encoded_entry(young)["system_tags"] == ["new", "online"]
 
 
-def test_a_build_is_the_json_array_of_the_entries_in_order():
+async def test_a_build_is_the_json_array_of_the_entries_in_order():
     builder = worldmap.MapBuilder(WINDOW)
     devices = [row(id=1), row(id=2, name="Second")]
     built = builder.build(devices, None, now=NOW)
     body = orjson.loads(built.plain)
     assert [entry["id"] for entry in body] == [1, 2]
     assert body[1]["name"] == "Second"
-    assert orjson.loads(gzip.decompress(built.gzipped)) == body
+    assert orjson.loads(gzip.decompress(await built.gzipped())) == body
     assert built.count == 2
 
 

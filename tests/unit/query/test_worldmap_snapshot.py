@@ -30,15 +30,48 @@ def encoded(*entries: tuple[int, Any]) -> snapshot.Snapshot:
     )
 
 
-def get(current: snapshot.Snapshot, **headers: str) -> web.Response:
-    return snapshot.respond(make_mocked_request("GET", "/", headers=headers), current)
+async def get(current: snapshot.Snapshot, **headers: str) -> web.Response:
+    return await snapshot.respond(make_mocked_request("GET", "/", headers=headers), current)
 
 
-def test_the_plain_and_gzip_bytes_are_the_same_array():
+async def test_the_plain_and_gzip_bytes_are_the_same_array():
     current = encoded((1, {"id": 1}), (2, {"id": 2}))
     assert orjson.loads(current.plain) == [{"id": 1}, {"id": 2}]
-    assert gzip.decompress(current.gzipped) == current.plain
+    assert gzip.decompress(await current.gzipped()) == current.plain
     assert encoded().plain == b"[]"
+
+
+async def test_gzip_is_made_once_on_first_demand_and_shared(monkeypatch):
+    made: list[int] = []
+    compress = gzip.compress
+
+    def counted(data: bytes, **kwargs: Any) -> bytes:
+        made.append(len(data))
+        return compress(data, **kwargs)
+
+    monkeypatch.setattr(gzip, "compress", counted)
+    current = encoded((1, {"id": 1}), (2, {"id": 2}))
+    assert made == []  # not with the snapshot: a map made again at each change, unasked
+    first, second = await asyncio.gather(current.gzipped(), current.gzipped())
+    assert first is second
+    assert await current.gzipped() is first
+    assert made == [len(current.plain)]
+
+
+async def test_a_failed_compression_is_tried_again(monkeypatch):
+    compress = gzip.compress
+    failures = [MemoryError("out of memory")]
+
+    def failing_once(data: bytes, **kwargs: Any) -> bytes:
+        if failures:
+            raise failures.pop()
+        return compress(data, **kwargs)
+
+    monkeypatch.setattr(gzip, "compress", failing_once)
+    current = encoded((1, {"id": 1}))
+    with pytest.raises(MemoryError):
+        await current.gzipped()
+    assert gzip.decompress(await current.gzipped()) == current.plain
 
 
 def test_etags_are_strong_hashes_of_the_bytes_and_differ_by_encoding():
@@ -55,9 +88,9 @@ def test_the_same_bytes_keep_the_previous_snapshot():
     assert later is first
 
 
-def test_a_200_carries_the_validators():
+async def test_a_200_carries_the_validators():
     current = encoded((1, {"id": 1}))
-    response = get(current)
+    response = await get(current)
     assert response.status == 200
     assert response.body == current.plain
     assert response.headers["ETag"] == current.etag
@@ -67,13 +100,13 @@ def test_a_200_carries_the_validators():
     assert "Content-Encoding" not in response.headers
 
 
-def test_gzip_is_served_to_clients_that_accept_it():
+async def test_gzip_is_served_to_clients_that_accept_it():
     current = encoded((1, {"id": 1}))
-    response = get(current, **{"Accept-Encoding": "gzip, deflate, br"})
+    response = await get(current, **{"Accept-Encoding": "gzip, deflate, br"})
     assert response.headers["Content-Encoding"] == "gzip"
     assert response.headers["ETag"] == current.gzip_etag
-    assert response.body == current.gzipped
-    plain = snapshot.respond(
+    assert response.body == await current.gzipped()
+    plain = await snapshot.respond(
         make_mocked_request("GET", "/", headers={"Accept-Encoding": "gzip"}),
         current,
         allow_gzip=False,
@@ -104,30 +137,36 @@ def test_accept_encoding(header, expected):
     "header",
     ["{etag}", "W/{etag}", '"other", {etag}', '"other",W/{etag}', "*", "{gzip_etag}"],
 )
-def test_a_matching_if_none_match_is_a_304_without_body(header):
+async def test_a_matching_if_none_match_is_a_304_without_body(header):
     current = encoded((1, {"id": 1}))
     value = header.format(etag=current.etag, gzip_etag=current.gzip_etag)
-    response = get(current, **{"If-None-Match": value})
+    response = await get(current, **{"If-None-Match": value})
     assert response.status == 304
     assert response.body is None
     assert response.headers["ETag"] == current.etag
 
 
 @pytest.mark.parametrize("header", ['"other"', 'W/"other"', "", "{etag_unquoted}"])
-def test_another_if_none_match_is_a_200(header):
+async def test_another_if_none_match_is_a_200(header):
     current = encoded((1, {"id": 1}))
-    response = get(current, **{"If-None-Match": header.format(etag_unquoted=current.etag[1:-1])})
+    response = await get(
+        current, **{"If-None-Match": header.format(etag_unquoted=current.etag[1:-1])}
+    )
     assert response.status == 200
 
 
-def test_if_modified_since_is_a_304_when_nothing_changed_since():
+async def test_if_modified_since_is_a_304_when_nothing_changed_since():
     current = encoded((1, {"id": 1}))
-    assert get(current, **{"If-Modified-Since": "Wed, 01 May 2024 12:00:30 GMT"}).status == 304
-    assert get(current, **{"If-Modified-Since": "Wed, 01 May 2024 12:00:29 GMT"}).status == 200
-    assert get(current, **{"If-Modified-Since": "yesterday"}).status == 200
+    assert (
+        await get(current, **{"If-Modified-Since": "Wed, 01 May 2024 12:00:30 GMT"})
+    ).status == 304
+    assert (
+        await get(current, **{"If-Modified-Since": "Wed, 01 May 2024 12:00:29 GMT"})
+    ).status == 200
+    assert (await get(current, **{"If-Modified-Since": "yesterday"})).status == 200
     # If-None-Match wins over If-Modified-Since.
     both = {"If-None-Match": '"other"', "If-Modified-Since": "Wed, 01 May 2024 12:00:30 GMT"}
-    assert get(current, **both).status == 200
+    assert (await get(current, **both)).status == 200
 
 
 def test_merged_adds_and_replaces_entries_in_key_order():
