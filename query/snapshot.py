@@ -62,7 +62,12 @@ class Snapshot:
     etag: str  # strong, of the plain bytes; the gzip variant's is `gzip_etag`
     gzip_etag: str
     last_modified: datetime
-    spans: tuple[tuple[int, int, int], ...]  # (key, start, end) of each entry in `plain`
+    # The key of each entry and where it starts and ends in `plain`: three tuples of numbers
+    # rather than a tuple per entry, which the garbage collector would count and walk (20,000
+    # of them at each rebuild of the map).
+    keys: tuple[int, ...]
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
     headers: dict[str, str] = field(repr=False)
     gzip_headers: dict[str, str] = field(repr=False)
     not_modified_headers: dict[str, str] = field(repr=False)
@@ -72,7 +77,12 @@ class Snapshot:
     @property
     def count(self) -> int:
         """How many entries the array holds."""
-        return len(self.spans)
+        return len(self.keys)
+
+    @property
+    def spans(self) -> Iterator[tuple[int, int, int]]:
+        """The (key, start, end) of each entry in `plain`, in order."""
+        return zip(self.keys, self.starts, self.ends, strict=True)
 
     async def gzipped(self) -> bytes:
         """The gzip bytes, compressed in a thread on the first call and kept for every later
@@ -107,7 +117,9 @@ def encode(
 ) -> Snapshot:
     """The snapshot of the array of `bodies` (encoded entries, keyed by `keys`); `previous`
     itself if its bytes are the same, so an unchanged rebuild keeps its ETag and Last-Modified."""
-    plain, spans = _joined(keys, bodies)
+    if len(keys) != len(bodies):
+        raise ValueError(f"{len(keys)} keys for {len(bodies)} bodies")
+    plain, starts, ends = _joined(bodies)
     # Any 128-bit hash of the bytes makes a strong tag; XXH3 takes ≈ 1 ms of a 21 MB map where
     # BLAKE2b took ≈ 22 ms.
     digest = xxhash.xxh3_128_hexdigest(plain)
@@ -126,7 +138,9 @@ def encode(
         etag=etag,
         gzip_etag=gzip_etag,
         last_modified=last_modified,
-        spans=tuple(spans),
+        keys=tuple(keys),
+        starts=tuple(starts),
+        ends=tuple(ends),
         headers={"Content-Type": "application/json", "ETag": etag, **validators},
         gzip_headers={
             "Content-Type": "application/json",
@@ -139,10 +153,8 @@ def encode(
     )
 
 
-def _joined(
-    keys: Sequence[int], bodies: Sequence[Body]
-) -> tuple[bytes, list[tuple[int, int, int]]]:
-    """The JSON array of `bodies`, and the (key, start, end) of each in it.
+def _joined(bodies: Sequence[Body]) -> tuple[bytes, list[int], list[int]]:
+    """The JSON array of `bodies`, and where each starts and ends in it.
 
     Written a body at a time: `b",".join` of a 21 MB map copies it all in one call, which holds
     the interpreter lock (≈ 15 ms, and as much again for each `+` around it), a stall of every
@@ -157,15 +169,16 @@ def _joined(
     buffer.write(b"]")
     buffer.seek(0)
     write = buffer.write
-    spans: list[tuple[int, int, int]] = []
+    starts: list[int] = []
+    ends: list[int] = []
     position = write(b"[")
-    for index, (key, body) in enumerate(zip(keys, bodies, strict=True)):
+    for index, body in enumerate(bodies):
         if index:
             position += write(b",")
-        end = position + write(body)
-        spans.append((key, position, end))
-        position = end
-    return buffer.getvalue(), spans
+        starts.append(position)
+        position += write(body)
+        ends.append(position)
+    return buffer.getvalue(), starts, ends
 
 
 async def respond(
