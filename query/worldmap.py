@@ -245,8 +245,7 @@ class MapBuilder:
         next_due = {
             key: when for key, row in rows.items() if (when := self._due(row, now)) is not None
         }
-        due = [(when, key) for key, when in next_due.items()]
-        heapq.heapify(due)
+        due = _due_heap(next_due)
         self._made = _Made(built, rows, aged, bodies, next_due, due, horizon, threading.Event())
         _drop(devices)
         _retire(made)
@@ -381,7 +380,7 @@ class MapBuilder:
             made.next_due[key] = when
             heapq.heappush(made.due, (when, key))
         if len(made.due) > 2 * len(made.next_due) + 1024:
-            made.due[:] = sorted((when, key) for key, when in made.next_due.items())
+            made.due[:] = _due_heap(made.next_due)
 
     def _due(self, device: storage_worldmap.Row, now: datetime) -> float | None:
         """When the device's age (`_age`) changes next after `now`, as a POSIX time; None if
@@ -427,6 +426,13 @@ def _age(device: storage_worldmap.Row, now: datetime, online_window: timedelta) 
     """What of an entry changes with time alone: its status, and `+new` in its first week."""
     status = documents.status(device, now, online_window)
     return status + "+new" if now - device["created_at"] < documents.NEW_DEVICE_AGE else status
+
+
+def _due_heap(next_due: dict[int, float]) -> list[tuple[float, int]]:
+    """The heap of (POSIX time, device id) of `next_due`, with no stale entries."""
+    due = [(when, key) for key, when in next_due.items()]
+    heapq.heapify(due)
+    return due
 
 
 def _reorder(container: dict[int, Any]) -> None:

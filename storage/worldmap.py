@@ -101,7 +101,9 @@ async def changed_devices(pool: storage_pool.Pool, since: int, *, chunk: int = 2
         async with _snapshot(pool) as conn:
             horizon = await conn.fetchval(SQL["worldmap_horizon"])
             found: list[int] = await conn.fetchval(SQL["worldmap_changed_ids"], since)
-            rows = await _rows(conn, _SHOWN_DEVICES, (found,), chunk)
+            # Nothing written (a bare notification, or one for rows the map does not show):
+            # no second statement.
+            rows = await _rows(conn, _SHOWN_DEVICES, (found,), chunk) if found else []
     shown = {row["id"] for row in rows}
     return Changes(rows, [key for key in found if key not in shown], horizon)
 
