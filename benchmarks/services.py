@@ -42,6 +42,7 @@ class Process:
     log: Path
     extra_pids: list[int] = field(default_factory=list)
     stopped: bool = False  # stopped on purpose: its exit is no failure
+    remove_after: Path | None = None  # a directory of its own, removed once it stopped
 
     @property
     def pids(self) -> list[int]:
@@ -57,6 +58,8 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait()
+        if self.remove_after is not None:
+            shutil.rmtree(self.remove_after, ignore_errors=True)
 
     def check(self) -> None:
         """Raise ServiceError if the process exited without being stopped."""
@@ -133,7 +136,10 @@ def start_nginx(query: Process) -> Process:
     upstream = [f"127.0.0.1:{query.port}"]
     # No gateway runs here: the ingest upstream points at the query service, and no benchmarked
     # request is routed to it.
-    site = launcher.render_nginx(listen=f"127.0.0.1:{port}", ingest=upstream, query=upstream)
+    cache = launcher.nginx_cache_dir(prefix)
+    site = launcher.render_nginx(
+        listen=f"127.0.0.1:{port}", ingest=upstream, query=upstream, cache_dir=cache
+    )
     (prefix / "sensorium.conf").write_text(site)
     (prefix / "nginx.conf").write_text(launcher.NGINX_MAIN.format(prefix=prefix))
     if os.geteuid() == 0:
@@ -141,6 +147,7 @@ def start_nginx(query: Process) -> Process:
     argv = [launcher.NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf")]
     argv += ["-e", str(prefix / "error.log")]
     process = _spawn("nginx", argv, os.environ, port)
+    process.remove_after = cache
     try:
         wait_for(process, f"http://127.0.0.1:{port}/ready")
     except BaseException:

@@ -20,6 +20,7 @@ class QuerySettings:
     port: int = 8002
     reuse_port: bool = False
     online_window_s: int = 600
+    worldmap_proxy_cache_s: int = 1
     shutdown_timeout_s: float = 10.0
     log_level: str = "INFO"
     log_json: bool = False
@@ -35,6 +36,9 @@ class QuerySettings:
             port=settings.get_int(env, "QUERY_PORT", cls.port, minimum=1),
             reuse_port=settings.get_bool(env, "QUERY_REUSE_PORT", cls.reuse_port),
             online_window_s=settings.get_int(env, "QUERY_ONLINE_WINDOW_S", cls.online_window_s, 1),
+            worldmap_proxy_cache_s=settings.get_int(
+                env, "QUERY_WORLDMAP_PROXY_CACHE_S", cls.worldmap_proxy_cache_s, 1
+            ),
             shutdown_timeout_s=settings.get_float(
                 env, "QUERY_SHUTDOWN_TIMEOUT_S", cls.shutdown_timeout_s
             ),

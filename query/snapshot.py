@@ -29,6 +29,9 @@ from storage import pool as storage_pool
 logger = logging.getLogger(__name__)
 
 CACHE_CONTROL = "public, no-cache"  # caches may keep it, but revalidate (a 304 costs nothing)
+# Tells nginx in front how many seconds it may answer from its own copy (and is not passed on);
+# it must come before Cache-Control, whose `no-cache` nginx 1.22 otherwise obeys.
+PROXY_CACHE_HEADER = "X-Accel-Expires"
 # A 20,000-device map (19.5 MiB): zlib at level 1 compresses it in ≈ 62 ms to ≈ 2.4 MiB (level 6
 # takes five times as long for a tenth less), in a thread, letting go of the interpreter lock.
 # ISA-L took ≈ 17 ms but gave 2.9 MiB: every client downloads the map again after each change,
@@ -113,10 +116,18 @@ class Snapshot:
 
 
 def encode(
-    keys: Sequence[int], bodies: Sequence[Body], *, previous: Snapshot | None, now: datetime
+    keys: Sequence[int],
+    bodies: Sequence[Body],
+    *,
+    previous: Snapshot | None,
+    now: datetime,
+    proxy_cache_s: int = 0,
 ) -> Snapshot:
     """The snapshot of the array of `bodies` (encoded entries, keyed by `keys`); `previous`
-    itself if its bytes are the same, so an unchanged rebuild keeps its ETag and Last-Modified."""
+    itself if its bytes are the same, so an unchanged rebuild keeps its ETag and Last-Modified.
+
+    With `proxy_cache_s`, its answers let a proxy in front (nginx) keep them that many seconds
+    and answer from its copy meanwhile; clients are still told to revalidate every time."""
     if len(keys) != len(bodies):
         raise ValueError(f"{len(keys)} keys for {len(bodies)} bodies")
     plain, starts, ends = _joined(bodies)
@@ -129,6 +140,7 @@ def encode(
     gzip_etag = f'"{digest}-gzip"'  # another representation, so another strong tag
     last_modified = now.astimezone(UTC).replace(microsecond=0)
     validators = {
+        **({PROXY_CACHE_HEADER: str(proxy_cache_s)} if proxy_cache_s > 0 else {}),
         "Last-Modified": email_utils.format_datetime(last_modified, usegmt=True),
         "Cache-Control": CACHE_CONTROL,
         "Vary": "Accept-Encoding",

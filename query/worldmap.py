@@ -196,8 +196,9 @@ class MapBuilder:
     last build made in place, and give None when they cannot (then read all and `build`).
     """
 
-    def __init__(self, online_window: timedelta) -> None:
+    def __init__(self, online_window: timedelta, *, proxy_cache_s: int = 0) -> None:
         self.online_window = online_window
+        self.proxy_cache_s = proxy_cache_s  # see snapshot.encode
         # Replaced whole, and the one replaced is emptied (`_retire`): a build abandoned by a
         # timeout, still running in its thread when the next one starts, then finds entries
         # missing and encodes them again.
@@ -241,7 +242,13 @@ class MapBuilder:
                 self._made = made._replace(horizon=horizon)
             _drop(devices, rows, aged, bodies)
             return previous
-        built = snapshot.encode(list(bodies), list(bodies.values()), previous=previous, now=now)
+        built = snapshot.encode(
+            list(bodies),
+            list(bodies.values()),
+            previous=previous,
+            now=now,
+            proxy_cache_s=self.proxy_cache_s,
+        )
         next_due = {
             key: when for key, row in rows.items() if (when := self._due(row, now)) is not None
         }
@@ -311,7 +318,13 @@ class MapBuilder:
         built = previous
         if changed:
             bodies = made.bodies
-            built = snapshot.encode(list(bodies), list(bodies.values()), previous=previous, now=now)
+            built = snapshot.encode(
+                list(bodies),
+                list(bodies.values()),
+                previous=previous,
+                now=now,
+                proxy_cache_s=self.proxy_cache_s,
+            )
         if made.dropped.is_set():
             return None
         if self._made is made:
@@ -605,7 +618,7 @@ def _refresher(app: web.Application) -> snapshot.Refresher:
     settings = app[state.settings]
     online_window = timedelta(seconds=settings.online_window_s)
 
-    builder = MapBuilder(online_window)
+    builder = MapBuilder(online_window, proxy_cache_s=settings.worldmap_proxy_cache_s)
     pool = app[state.db_pool]
     # Set when only a full read can bring the map up to date: at first, after a deletion was
     # notified, and whenever the listener connects again (nobody listened meanwhile).

@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -108,6 +109,7 @@ class Platform:
             self.base_env["DATABASE_URL"] = database_url
         self.processes: dict[str, list[_Process]] = {"gateway": [], "worker": [], "query": []}
         self.nginx: _Process | None = None
+        self.nginx_cache: Path | None = None
         self.layout.state_dir.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -156,6 +158,8 @@ class Platform:
         if self.nginx is not None:
             self.nginx.signal(signal.SIGQUIT)
             self.nginx.wait(timeout)
+        if self.nginx_cache is not None:
+            shutil.rmtree(self.nginx_cache, ignore_errors=True)
 
     def check(self) -> None:
         """Restart any service process that died; raises LaunchError if one keeps dying."""
@@ -198,10 +202,12 @@ class Platform:
             raise LaunchError(f"nginx is not installed ({NGINX}): run `make setup`")
         prefix = self.layout.state_dir / "nginx"
         prefix.mkdir(parents=True, exist_ok=True)
+        self.nginx_cache = nginx_cache_dir(prefix)
         site = render_nginx(
             listen=f"127.0.0.1:{self.layout.port}",
             ingest=[f"127.0.0.1:{p}" for p in self.layout.gateway_ports()],
             query=[f"127.0.0.1:{p}" for p in self.layout.query_ports()],
+            cache_dir=self.nginx_cache,
         )
         (prefix / "sensorium.conf").write_text(site)
         (prefix / "nginx.conf").write_text(NGINX_MAIN.format(prefix=prefix))
@@ -239,8 +245,9 @@ class Platform:
         raise LaunchError(f"{url} did not answer within {timeout:.0f}s")
 
 
-def render_nginx(listen: str, ingest: list[str], query: list[str]) -> str:
-    """The nginx site configuration for the given listen address and upstream servers."""
+def render_nginx(listen: str, ingest: list[str], query: list[str], cache_dir: Path) -> str:
+    """The nginx site configuration for the given listen address and upstream servers, keeping
+    its copy of the world map in `cache_dir`."""
     # A server that refused a connection is skipped for fail_timeout (10 s by default): after
     # all of a service's processes restart, nginx would refuse requests that long while they
     # are already serving. One second keeps the skip useful and the refusals after it short.
@@ -248,11 +255,29 @@ def render_nginx(listen: str, ingest: list[str], query: list[str]) -> str:
         "SENSORIUM_LISTEN": listen,
         "INGEST_SERVERS": " ".join(f"server {s} fail_timeout=1s;" for s in ingest),
         "QUERY_SERVERS": " ".join(f"server {s} fail_timeout=1s;" for s in query),
+        "SENSORIUM_CACHE_DIR": str(cache_dir),
     }
     text = TEMPLATE.read_text()
     for name, value in values.items():
         text = text.replace("${" + name + "}", value)
     return text
+
+
+def nginx_cache_dir(prefix: Path) -> Path:
+    """A fresh, empty directory for nginx's copy of the world map; remove it once nginx stops.
+
+    Under nginx's prefix, except as root: nginx's workers then run as nobody, who must reach it,
+    and the prefix's parents may be private to root (pytest's temporary directories are), so it
+    is a directory of its own under the system's temporary one, owned by nobody.
+    """
+    if os.geteuid() != 0:
+        cache = prefix / "cache"
+        shutil.rmtree(cache, ignore_errors=True)  # an earlier run's copy is not this one's
+        cache.mkdir(parents=True)
+        return cache
+    cache = Path(tempfile.mkdtemp(prefix="sensorium-nginx-cache-"))
+    shutil.chown(cache, "nobody")
+    return cache
 
 
 def free_port(count: int = 1) -> int:

@@ -98,6 +98,29 @@ async def test_a_200_carries_the_validators():
     assert response.headers["Vary"] == "Accept-Encoding"
     assert response.headers["Content-Type"] == "application/json"
     assert "Content-Encoding" not in response.headers
+    assert snapshot.PROXY_CACHE_HEADER not in response.headers
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Accept-Encoding": "gzip"},
+        {"If-None-Match": '"any"'},  # made to match below
+        {"If-None-Match": '"any"', "Accept-Encoding": "gzip"},
+    ],
+)
+async def test_answers_let_a_proxy_keep_them_before_cache_control(headers):
+    # nginx 1.22 obeys Cache-Control's `no-cache` unless X-Accel-Expires came first.
+    current = snapshot.encode([1], [b'{"id":1}'], previous=None, now=NOW, proxy_cache_s=3)
+    if "If-None-Match" in headers:
+        headers["If-None-Match"] = current.etag
+    response = await snapshot.respond(make_mocked_request("GET", "/", headers=headers), current)
+    assert response.status == (304 if "If-None-Match" in headers else 200)
+    names = list(response.headers)
+    assert response.headers[snapshot.PROXY_CACHE_HEADER] == "3"
+    assert names.index(snapshot.PROXY_CACHE_HEADER) < names.index("Cache-Control")
+    assert response.headers["Cache-Control"] == "public, no-cache"  # clients still revalidate
 
 
 async def test_gzip_is_served_to_clients_that_accept_it():
