@@ -242,13 +242,7 @@ class MapBuilder:
                 self._made = made._replace(horizon=horizon)
             _drop(devices, rows, aged, bodies)
             return previous
-        built = snapshot.encode(
-            list(bodies),
-            list(bodies.values()),
-            previous=previous,
-            now=now,
-            proxy_cache_s=self.proxy_cache_s,
-        )
+        built = self._encode(bodies, previous, now)
         next_due = {
             key: when for key, row in rows.items() if (when := self._due(row, now)) is not None
         }
@@ -304,6 +298,18 @@ class MapBuilder:
             return None
         return self._publish(made, changed, previous, made.horizon, now)
 
+    def _encode(
+        self, bodies: dict[int, bytes], previous: snapshot.Snapshot | None, now: datetime
+    ) -> snapshot.Snapshot:
+        """The snapshot of `bodies` (encoded entries by id, in id order)."""
+        return snapshot.encode(
+            list(bodies),
+            list(bodies.values()),
+            previous=previous,
+            now=now,
+            proxy_cache_s=self.proxy_cache_s,
+        )
+
     def _publish(
         self,
         made: _Made,
@@ -317,14 +323,7 @@ class MapBuilder:
         meanwhile by a build abandoned by its timeout."""
         built = previous
         if changed:
-            bodies = made.bodies
-            built = snapshot.encode(
-                list(bodies),
-                list(bodies.values()),
-                previous=previous,
-                now=now,
-                proxy_cache_s=self.proxy_cache_s,
-            )
+            built = self._encode(made.bodies, previous, now)
         if made.dropped.is_set():
             return None
         if self._made is made:
