@@ -150,16 +150,18 @@ class Platform:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop everything in the order that loses nothing acknowledged."""
-        for group in ("gateway", "worker", "query"):
-            for process in self.processes[group]:
-                process.signal(signal.SIGTERM)
-            for process in self.processes[group]:
-                process.wait(timeout)
-        if self.nginx is not None:
-            self.nginx.signal(signal.SIGQUIT)
-            self.nginx.wait(timeout)
-        if self.nginx_cache is not None:
-            shutil.rmtree(self.nginx_cache, ignore_errors=True)
+        try:
+            for group in ("gateway", "worker", "query"):
+                for process in self.processes[group]:
+                    process.signal(signal.SIGTERM)
+                for process in self.processes[group]:
+                    process.wait(timeout)
+            if self.nginx is not None:
+                self.nginx.signal(signal.SIGQUIT)
+                self.nginx.wait(timeout)
+        finally:
+            if self.nginx_cache is not None:
+                shutil.rmtree(self.nginx_cache, ignore_errors=True)
 
     def check(self) -> None:
         """Restart any service process that died; raises LaunchError if one keeps dying."""

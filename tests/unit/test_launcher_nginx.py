@@ -4,6 +4,7 @@ its copy of the world map."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -33,14 +34,18 @@ def test_nginx_accepts_the_configuration(tmp_path):
         pytest.fail(f"nginx is not installed ({launcher.NGINX}): run `make setup`")
     prefix = tmp_path / "nginx"
     prefix.mkdir()
-    (prefix / "sensorium.conf").write_text(_site(launcher.nginx_cache_dir(prefix)))
-    (prefix / "nginx.conf").write_text(launcher.NGINX_MAIN.format(prefix=prefix))
-    checked = subprocess.run(
-        [launcher.NGINX, "-t", "-p", str(prefix), "-c", str(prefix / "nginx.conf")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    cache = launcher.nginx_cache_dir(prefix)
+    try:
+        (prefix / "sensorium.conf").write_text(_site(cache))
+        (prefix / "nginx.conf").write_text(launcher.NGINX_MAIN.format(prefix=prefix))
+        checked = subprocess.run(
+            [launcher.NGINX, "-t", "-p", str(prefix), "-c", str(prefix / "nginx.conf")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
     assert checked.returncode == 0, checked.stderr
 
 
