@@ -176,9 +176,10 @@ def _joined(bodies: Sequence[Body]) -> tuple[bytes, list[int], list[int]]:
     size = 2 + sum(map(len, bodies)) + max(len(bodies) - 1, 0)  # brackets, bodies, commas
     buffer = io.BytesIO()
     # Sized at once, closing bracket first: a buffer that grows as it is written is copied
-    # again at each step, and those copies hold the lock too. Sizing it zero-fills fresh memory
-    # with the lock held (≈ 9 ms for 21 MB, the longest stop left of a rebuild; see "What a
-    # rebuild still stops the event loop for" in docs/performance.md).
+    # again at each step, and those copies hold the lock too. Sizing it zero-fills the memory
+    # with the lock held: 16-21 ms for 21 MB in the first builds, 2-4.5 ms once glibc reuses
+    # the pages of the buffers freed before (other memory was tried: see "What a rebuild still
+    # stops the event loop for" in docs/performance.md).
     buffer.seek(size - 1)
     buffer.write(b"]")
     buffer.seek(0)

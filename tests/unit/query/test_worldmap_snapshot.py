@@ -114,7 +114,7 @@ async def test_answers_let_a_proxy_keep_them_before_cache_control(headers):
     # nginx 1.22 obeys Cache-Control's `no-cache` unless X-Accel-Expires came first.
     current = snapshot.encode([1], [b'{"id":1}'], previous=None, now=NOW, proxy_cache_s=3)
     if "If-None-Match" in headers:
-        headers["If-None-Match"] = current.etag
+        headers = {**headers, "If-None-Match": current.etag}
     response = await snapshot.respond(make_mocked_request("GET", "/", headers=headers), current)
     assert response.status == (304 if "If-None-Match" in headers else 200)
     names = list(response.headers)
