@@ -54,6 +54,7 @@ _SUSTAINED_SLOPE = 0.02  # backlog growth per second, as a share of the rate, st
 _SUSTAINED_ACKED = 0.97  # share of the offered readings that must be acknowledged
 _MAX_QUEUE_S = 0.5  # requests due but not sent (no free connection), in seconds of the rate
 _PROBE_PERIOD_S = 0.25
+_BRACKET = 1.05  # screening stops once a rate that held and one that did not are this close
 _COMPONENTS = (
     "gateways",
     "workers",
@@ -80,7 +81,7 @@ class IngestSettings:
     warmup_s: float = 2.0
     saturation_s: float = 5.0  # the closed-loop run
     screen_s: float = 6.0  # each open-loop screening run
-    screens: int = 3
+    screens: int = 6  # open-loop screening runs, at most
     window_s: float = 10.0  # the final runs: `windows` windows of this length
     windows: int = 3
     retries: int = 2  # final runs repeated lower when they did not hold
@@ -88,7 +89,7 @@ class IngestSettings:
     ceiling_s: float = 4.0
     ceiling_repeats: int = 3
     drain_timeout_s: float = 120.0
-    budget_s: float = 300.0  # the end-to-end runs stop retrying lower rates past this
+    budget_s: float = 420.0  # the end-to-end runs stop screening and retrying past this
 
 
 DEFAULT = IngestSettings()
@@ -498,10 +499,14 @@ def sustained_runs(bench: Bench, per_request: int, deadline: float) -> tuple[Ste
 
     A closed-loop run saturates everything: the gateways acknowledge more than the workers
     store and the backlog grows. Open-loop screening runs start at the rate the workers stored
-    then, go 10 % higher while the platform holds and, when it does not, go to 95 % of what it
-    did (stored, when the backlog grew; acknowledged, when the gateways fell behind). The final
-    run is at the highest rate that held, and is repeated lower the same way if it does not
-    hold over its whole length, while time is left before `deadline` (time.monotonic()).
+    then and go 20 % higher while the platform holds; when one does not hold, the next is lower
+    (95 % of what it kept up with, stored when the backlog grew, acknowledged when the gateways
+    fell behind) until one holds. Once a rate that held and a higher one that did not are both
+    known, the screens try the rate between them while they are more than 5 % apart. Screening
+    stops after `screens` runs, or before a screen that would leave too little time before
+    `deadline` (time.monotonic()) for the final run. The final run is at the highest rate that
+    held, and is repeated lower the same way if it does not hold over its whole length, while
+    time is left.
     """
     s = bench.settings
     story = []
@@ -515,22 +520,31 @@ def sustained_runs(bench: Bench, per_request: int, deadline: float) -> tuple[Ste
     )
     bench.drain(below=_small_backlog(per_request))
     readings = per_request * len(ingest_fleet.SENSOR_IDS)
-    best: float | None = None
+    final_s = s.windows * s.window_s + s.warmup_s + 5.0
+    screen_s = s.screen_s + s.warmup_s + 5.0
+    best: float | None = None  # the highest rate that held
+    failed: float | None = None  # the lowest rate above `best` that did not
     rate = max(min(acked, stored), 1000.0) / readings
-    for _ in range(s.screens):
+    for screen in range(s.screens):
+        if screen > 0 and time.monotonic() + screen_s + final_s > deadline:
+            break
         step = bench.step(per_request, mode="open", rate=rate, windows=1, window_s=s.screen_s)
         ok, why = step.sustained()
         story.append(f"{rate * readings:,.0f}/s for {s.screen_s:.0f} s: {'held' if ok else why}")
         bench.drain(below=_small_backlog(per_request))
         if ok:
             best = rate if best is None else max(best, rate)
-            rate *= 1.10
+        elif failed is None or rate < failed:
+            failed = rate
+        if best is not None and failed is not None and failed > best:
+            if failed <= best * _BRACKET:
+                break
+            rate = math.sqrt(best * failed)
+        elif ok:
+            rate *= 1.20
         else:
             rate = _lower(step, rate)
-            if best is not None and rate <= best:
-                break
     chosen = best if best is not None else rate
-    final_s = s.windows * s.window_s + s.warmup_s + 5.0
     final = None
     for attempt in range(s.retries + 1):
         final = bench.step(
