@@ -72,15 +72,17 @@ def measure(
     warmup_s: float,
     duration_s: float,
     repeats: int,
-) -> harness.Result:
+) -> tuple[harness.Result, dict[str, float]]:
     """Time the COPY ceiling: `repeats` windows of `duration_s` after `warmup_s`; the readings
-    written are deleted afterwards."""
+    written are deleted afterwards. Also returns the cluster's WAL over the windows per reading
+    written (`wal_bytes_per_reading`, `wal_fpi_per_million`), when `postgres` is given."""
     grid = ingest_fleet.Grid(fleet.devices, 10, ingest_fleet.base_us(-30))
     first = time.time() + 0.5 + warmup_s
     windows = [
         _Window(first + i * duration_s, first + (i + 1) * duration_s) for i in range(repeats)
     ]
     samples: list[tuple[float, float, float | None]] = []
+    wal: list[dict[str, float]] = []  # at the first window's start and the last one's end
 
     async def main() -> None:
         counter = [0]
@@ -89,11 +91,15 @@ def measure(
             asyncio.create_task(_writer(fleet.dsn, grid, counter, windows, end))
             for _ in range(CONNECTIONS)
         ]
-        for window in windows:
+        for i, window in enumerate(windows):
             await asyncio.sleep(max(0.0, window.start - time.time()))
             before = (_own_cpu(), postgres.cpu() if postgres else None, time.time())
+            if postgres and i == 0:
+                wal.append(postgres.wal())
             await asyncio.sleep(max(0.0, window.stop - time.time()))
             after = (_own_cpu(), postgres.cpu() if postgres else None, time.time())
+            if postgres and i == len(windows) - 1:
+                wal.append(postgres.wal())
             span = after[2] - before[2]
             database = (
                 None if before[1] is None or after[1] is None else (after[1] - before[1]) / span
@@ -121,7 +127,14 @@ def measure(
                 database_cpu=database_cpu,
             )
         )
-    return harness.Result(
+    written = sum(window.rows for window in windows)
+    per_reading = {}
+    if len(wal) == 2 and written:
+        per_reading = {
+            "wal_bytes_per_reading": (wal[1]["wal_bytes"] - wal[0]["wal_bytes"]) / written,
+            "wal_fpi_per_million": (wal[1]["wal_fpi"] - wal[0]["wal_fpi"]) / written * 1e6,
+        }
+    result = harness.Result(
         name=NAME,
         title="ceiling: binary COPY into readings, 2 connections",
         via="PostgreSQL",
@@ -133,6 +146,7 @@ def measure(
             "transaction; p50/p99 are per COPY; service CPU is the database's",
         ],
     )
+    return result, per_reading
 
 
 def _own_cpu() -> float:

@@ -383,6 +383,7 @@ class Bench:
                 "postgresql for workers": [p.popen.pid for p in self.platform.workers],
             }
             figures.update(self.postgres.cpu_by_client(clients))
+            figures.update(self.postgres.wal())
         return figures
 
     def step(
@@ -711,6 +712,10 @@ def step_summary(step: Step, bench: Bench) -> dict[str, Any]:
         if component in first and component in last:
             per = acked_total if "gateways" in component or "load" in component else stored_total
             cpu[component] = (last[component] - first[component]) / max(per, 1) * 1e6
+    wal = {}
+    for figure in ("wal_bytes", "wal_fpi"):
+        if figure in first and figure in last:
+            wal[figure] = (last[figure] - first[figure]) / max(stored_total, 1)
     lags = [lag for _, _, lag in step.probes if lag is not None]
     probe_acks = [ack for _, ack, _ in step.probes]
     ok, why = step.sustained()
@@ -735,6 +740,10 @@ def step_summary(step: Step, bench: Bench) -> dict[str, Any]:
         "probes": len(step.probes),
         "probe_ack_p50_ms": harness.percentile_ms(np.asarray(probe_acks), 50),
         "cpu_s_per_million": cpu,
+        # The whole cluster's WAL over the windows, per reading stored: bytes, and full-page
+        # images (written after each checkpoint, as a page's first change)
+        "wal_bytes_per_reading": wal.get("wal_bytes"),
+        "wal_fpi_per_million": None if "wal_fpi" not in wal else wal["wal_fpi"] * 1e6,
         "errors": step.errors(),
         "max_waiting_requests": max(out["max_waiting"] for out in step.outputs),
     }
@@ -779,7 +788,7 @@ def measure(
         try:
             postgres = ingest_services.Postgres(fleet.dsn, database) if is_local else None
             logger.info("timing %s", ceiling.NAME)
-            outcome.ceiling = ceiling.measure(
+            outcome.ceiling, ceiling_wal = ceiling.measure(
                 fleet,
                 postgres,
                 warmup_s=settings.ceiling_warmup_s,
@@ -790,6 +799,7 @@ def measure(
             variants = [v for v in (10, 50) if f"ingest_{v * 10}" in chosen]
             if variants:
                 _end_to_end(fleet, postgres, settings, variants, chosen, top, outcome)
+                outcome.extra["ceiling_wal"] = ceiling_wal
         finally:
             ingest_fleet.drop(server_dsn, database)
     return outcome
@@ -969,8 +979,9 @@ def text(extra: dict[str, Any]) -> str:
         "",
         "| run | offered/s | acked/s | stored/s | backlog start → end (max) | ack p50/p99 ms "
         "| ack→queryable p50/p99 ms | CPU s per M readings: gateways / workers / PostgreSQL "
-        "(for gateways + for workers) / load gen | sustained |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "(for gateways + for workers) / load gen | WAL bytes per reading (full-page images per "
+        "M readings) | sustained |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, run in extra["runs"].items():
         cpu = run["cpu_s_per_million"]
@@ -983,12 +994,14 @@ def text(extra: dict[str, Any]) -> str:
             f"| {run['lag_p50_ms']:.0f} / {run['lag_p99_ms']:.0f} "
             f"| {_cpu(cpu, 'gateways')} / {_cpu(cpu, 'workers')} / {_cpu(cpu, 'postgresql')} "
             f"({_cpu(cpu, 'postgresql for gateways')} + {_cpu(cpu, 'postgresql for workers')}) / "
-            f"{_cpu(cpu, 'load generator')} "
+            f"{_cpu(cpu, 'load generator')} | {_wal(run)} "
             f"| {'yes' if run['sustained'] else 'no'}: {run['sustained_why']} |"
         )
     peaks = ", ".join(
         f"{name} {size:,.0f}" for name, size in extra["peak_rss_mib"].items() if size is not None
     )
+    if extra.get("ceiling_wal"):
+        lines.append(f"| ceiling (COPY) | | | | | | | | {_wal(extra['ceiling_wal'])} | |")
     lines += [
         "",
         f"Peak RSS (MiB): {peaks}.",
@@ -1003,3 +1016,9 @@ def text(extra: dict[str, Any]) -> str:
 
 def _cpu(cpu: dict[str, float], name: str) -> str:
     return f"{cpu[name]:.1f}" if name in cpu else "-"
+
+
+def _wal(run: dict[str, Any]) -> str:
+    if run.get("wal_bytes_per_reading") is None:
+        return "-"
+    return f"{run['wal_bytes_per_reading']:.0f} ({run['wal_fpi_per_million']:,.0f})"

@@ -197,6 +197,16 @@ class Postgres:
                 groups[name].append(int(backend))
         return {name: cpu_seconds(backends) for name, backends in groups.items()}
 
+    def wal(self) -> dict[str, float]:
+        """The cluster's WAL so far: bytes inserted (exact, from the insert position) and
+        full-page images (from pg_stat_wal, which busy backends report up to a second late)."""
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn, wal_fpi FROM pg_stat_wal"
+            ).fetchone()
+        assert row is not None
+        return {"wal_bytes": float(row[0]), "wal_fpi": float(row[1])}
+
     def peak_backend_rss_mib(self) -> float | None:
         """The largest peak resident set of a backend (shared buffers it touched included)."""
         sizes = [size for pid in self.pids()[0] if (size := peak_rss_mib(pid)) is not None]

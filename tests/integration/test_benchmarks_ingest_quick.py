@@ -87,6 +87,11 @@ def test_quick_run_measures_every_ingest_workload(bench_database: str, tmp_path:
         assert run["backlog_start"] >= 0 and run["backlog_end"] >= 0, name
         for component in ("gateways", "workers", "postgresql", "load generator"):
             assert run["cpu_s_per_million"][component] > 0, (name, component)
+        # A stored reading's row and index entry alone take more WAL than this.
+        assert run["wal_bytes_per_reading"] > 40, name
+        assert run["wal_fpi_per_million"] >= 0, name
+    assert ingest["ceiling_wal"]["wal_bytes_per_reading"] > 40
+    assert ingest["ceiling_wal"]["wal_fpi_per_million"] >= 0
     assert ingest["runs"]["ingest_500"]["readings_per_request"] == 500
     peaks = ingest["peak_rss_mib"]
     assert all(peaks[name] > 0 for name in ("gateway-1", "worker-1", "load generator"))
@@ -94,3 +99,4 @@ def test_quick_run_measures_every_ingest_workload(bench_database: str, tmp_path:
     # The ingest table is printed with the main one.
     assert "| ceiling: binary COPY into readings, 2 connections |" in completed.stdout
     assert "| ingest_100 |" in completed.stdout
+    assert "| ceiling (COPY) |" in completed.stdout
