@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-request", type=int, default=10, choices=(10, 50))
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before sampling")
+    parser.add_argument("--gateways", type=int, default=ingest_load.DEFAULT.gateways)
+    parser.add_argument("--workers", type=int, default=ingest_load.DEFAULT.workers)
     parser.add_argument("--out", type=Path, help="write the profiles here as JSON")
     args = parser.parse_args(argv)
     core_logging.setup("INFO", process="bench")
@@ -46,7 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     cluster = embedded.Cluster()
     cluster.ensure_running()
     server_dsn = cluster.dsn("postgres")
-    settings = dataclasses.replace(ingest_load.DEFAULT, warmup_s=args.warmup)
+    settings = dataclasses.replace(
+        ingest_load.DEFAULT, warmup_s=args.warmup, gateways=args.gateways, workers=args.workers
+    )
     fleet = ingest_fleet.make(server_dsn, DATABASE, args.devices)
     try:
         postgres = ingest_services.Postgres(fleet.dsn, DATABASE)

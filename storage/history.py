@@ -2,7 +2,9 @@
 
 Buckets come from one query per series that folds partial aggregate states from raw readings,
 `readings_hourly` and `readings_daily` (storage/sql/history.sql); which time ranges each source
-serves is the caller's choice (query/rollup.py). Streams read through a server-side cursor in a
+serves is the caller's choice (query/rollup.py). Where one rollup table serves the whole range
+and each of its rows is a requested bucket (whole UTC days at `1d`, whole hours at `1h`), its
+rows are read as they are, with nothing to fold. Streams read through a server-side cursor in a
 read-only transaction, so any range is read in constant memory.
 """
 
@@ -15,6 +17,7 @@ from typing import NamedTuple
 from storage import errors
 from storage.pool import Connection
 from storage.queries import SQL
+from storage.rollups import DAY_US, HOUR_US
 
 
 class HistoryDevice(NamedTuple):
@@ -85,14 +88,54 @@ class BucketValues(NamedTuple):
 
 # The functions `bucket_values` computes in the database (the rest need the whole state).
 VALUE_FUNCTIONS = frozenset({"avg", "sum", "min", "max", "first", "last"})
-_BUCKET_VALUES = SQL["history_bucket_values"].replace(
-    "{buckets}", SQL["history_buckets"].removesuffix(";")
-)
+# Where one rollup table serves a whole range whose buckets are its own, its rows are the answer.
+_ROLLUP_ROWS = {
+    table: SQL["history_rollup_rows"].replace("readings_ROLLUP", f"readings_{table}")
+    for table in ("hourly", "daily")
+}
+
+
+def _values_of(buckets: str, function_parameter: str) -> str:
+    return (
+        SQL["history_bucket_values"]
+        .replace("{buckets}", buckets.removesuffix(";"))
+        .replace("{function}", function_parameter)
+    )
+
+
+_BUCKET_VALUES = _values_of(SQL["history_buckets"], "$14")
 # Without `fill` the grid is empty, yet joining it costs a quarter of a raw day's execution: the
 # same statement without the join (the grid, left unreferenced, is never run).
 _GRID_JOIN = "FROM filled FULL JOIN grid USING (bucket)"
 _BUCKET_VALUES_UNFILLED = _BUCKET_VALUES.replace(_GRID_JOIN, "FROM filled")
 assert _BUCKET_VALUES.count(_GRID_JOIN) == 1, "history_buckets no longer joins its grid"
+_ROLLUP_ROW_VALUES = {table: _values_of(rows, "$7") for table, rows in _ROLLUP_ROWS.items()}
+
+
+def _rollup_table(query: BucketQuery) -> str | None:
+    """The rollup table ("hourly" or "daily") that serves all of `query` with one row per
+    bucket, if one does: then its rows are the buckets, with nothing to fold."""
+    if query.fill or query.starts is not None:
+        return None
+    if query.width_us == DAY_US:
+        served = (query.daily_start, query.daily_end) == (query.start, query.end)
+        table = "daily"
+    elif query.width_us == HOUR_US:
+        served = (query.hourly_start, query.hourly_end) == (query.start, query.end)
+        served = served and query.daily_start == query.daily_end
+        table = "hourly"
+    else:
+        return None
+    return table if served and query.start < query.end else None
+
+
+def _statement(query: BucketQuery) -> tuple[str, tuple[object, ...]]:
+    """The statement for the buckets of `query` and its arguments."""
+    table = _rollup_table(query)
+    if table is None:
+        return SQL["history_buckets"], tuple(query)
+    arguments = (query.device_id, query.sensor_id, query.raw, query.start, query.end, query.limit)
+    return _ROLLUP_ROWS[table], arguments
 
 
 class StoredReading(NamedTuple):
@@ -135,8 +178,9 @@ async def sensors_by_key(
 
 async def buckets(conn: Connection, query: BucketQuery) -> list[Bucket]:
     """The buckets of `query`, newest first; raises StorageError."""
+    statement, arguments = _statement(query)
     with errors.translated():
-        rows = await conn.fetch(SQL["history_buckets"], *query)
+        rows = await conn.fetch(statement, *arguments)
     return [Bucket(*row) for row in rows]
 
 
@@ -146,9 +190,14 @@ async def bucket_values(conn: Connection, query: BucketQuery, function: str) -> 
     The same answer as `buckets` with query/rollup.py's `evaluate`, without a row per bucket:
     the database returns two arrays, which asyncpg decodes in C.
     """
-    with errors.translated():
+    table = _rollup_table(query)
+    if table is not None:
+        statement, arguments = _ROLLUP_ROW_VALUES[table], _statement(query)[1]
+    else:
         statement = _BUCKET_VALUES if query.fill else _BUCKET_VALUES_UNFILLED
-        row = await conn.fetchrow(statement, *query, function)
+        arguments = tuple(query)
+    with errors.translated():
+        row = await conn.fetchrow(statement, *arguments, function)
     assert row is not None  # an aggregate: one row, always
     return BucketValues(*row)
 
@@ -162,7 +211,8 @@ async def stream_buckets(
     """
     with errors.translated():
         async with conn.transaction(readonly=True):
-            cursor = await conn.cursor(SQL["history_buckets"], *query)
+            statement, arguments = _statement(query)
+            cursor = await conn.cursor(statement, *arguments)
             while rows := await cursor.fetch(batch_rows):
                 yield [Bucket(*row) for row in rows]
 

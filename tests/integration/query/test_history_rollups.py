@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from query import rollup
-from storage import demo
+from storage import demo, history
+from storage.queries import SQL
 from tests.integration.query import history_support as support
 
 FUNCTIONS = ["avg", "max", "min", "sum", "count", "dev", "first", "last"]
@@ -64,6 +65,8 @@ CASES = [
     ("1d", "Asia/Kolkata", "2024-03-28", "2024-04-02"),  # raw: half-hour offset
     ("1d", "Asia/Kathmandu", "2024-10-25", "2024-10-30"),  # raw: +05:45
     ("1y", None, "2024-01-01", "2025-01-01"),  # daily
+    ("1d", None, "2024-03-28", "2024-04-02"),  # daily only: its rows are the buckets
+    ("1h", None, "2024-03-29T10:00:00Z", "2024-03-30T08:00:00Z"),  # hourly only: the same
 ]
 
 
@@ -123,6 +126,8 @@ MARK = 10**6
         ("1d", "Europe/Madrid", "2024-03-28", "2024-04-02", "readings_hourly", "all"),
         ("1d", "Europe/Madrid", "2024-03-28", "2024-04-02", "readings_daily", "none"),
         ("1d", "UTC", "2024-03-28", "2024-04-02", "readings_daily", "all"),
+        ("1d", None, "2024-03-28", "2024-04-02", "readings_daily", "all"),
+        ("1h", None, "2024-03-28T05:00:00Z", "2024-03-28T09:00:00Z", "readings_hourly", "all"),
         ("1d", "Asia/Kolkata", "2024-03-28", "2024-04-02", "readings_hourly", "none"),
     ],
 )
@@ -147,6 +152,84 @@ async def test_each_bucket_is_served_by_the_coarsest_table_that_divides_it(
         "edges": [True] + [False] * (len(counts) - 2) + [True],
     }[marked]
     assert served == expected
+
+
+# Whole UTC days at 1d and whole hours at 1h: one table serves the range, one row per bucket.
+ONE_TABLE = [
+    ("1d", "readings_daily", datetime(2024, 3, 28, tzinfo=UTC), datetime(2024, 4, 2, tzinfo=UTC)),
+    (
+        "1h",
+        "readings_hourly",
+        datetime(2024, 3, 29, 10, tzinfo=UTC),
+        datetime(2024, 3, 30, tzinfo=UTC),
+    ),
+]
+
+
+@pytest.mark.parametrize(("span", "table", "start", "end"), ONE_TABLE)
+@pytest.mark.parametrize("raw", [False, True])
+@pytest.mark.parametrize("limit", [None, 3])
+async def test_rows_read_from_one_rollup_table_are_the_folded_buckets(
+    fleet, rows, db_pool, span, table, start, end, raw, limit
+):
+    device = fleet.devices[0].id
+    async with db_pool.acquire() as conn:
+        # A bucket whose calibrated values are all blank, and an empty one (as a recalibration's
+        # lock leaves it): neither is a bucket of calibrated values, the first is one of raw values.
+        buckets = await conn.fetch(
+            f"SELECT bucket FROM {table} WHERE device_id = $1 AND sensor_id = 55"
+            " AND bucket >= $2 AND bucket < $3 ORDER BY bucket LIMIT 2 OFFSET 1",
+            device,
+            start,
+            end,
+        )
+        blank, empty = (row[0] for row in buckets)
+        stored = await conn.fetchval(
+            f"SELECT count(*) FROM {table} WHERE device_id = $1 AND sensor_id = 55"
+            " AND bucket >= $2 AND bucket < $3",
+            device,
+            start,
+            end,
+        )
+        await conn.execute(
+            f"UPDATE {table} SET count = 0, sum = NULL, sum_sq = NULL, min = NULL, max = NULL,"
+            " first_time = NULL, first_value = NULL, last_time = NULL, last_value = NULL"
+            " WHERE device_id = $1 AND sensor_id = 55 AND bucket = ANY($2::timestamptz[])",
+            device,
+            [blank, empty],
+        )
+        await conn.execute(
+            f"UPDATE {table} SET raw_count = 0 WHERE device_id = $1 AND sensor_id = 55"
+            " AND bucket = $2",
+            device,
+            empty,
+        )
+        query = rollup.bucket_query(
+            device,
+            55,
+            rollup=rollup.parse_span(span),
+            zone=ZoneInfo("UTC"),
+            start=start,
+            end=end,
+            raw=raw,
+            fill=False,
+            limit=limit,
+        )
+        assert history._rollup_table(query) == table.removeprefix("readings_")
+        folded = [history.Bucket(*row) for row in await conn.fetch(SQL["history_buckets"], *query)]
+        got = await history.buckets(conn, query)
+        assert got == folded
+        with_values = stored - (1 if raw else 2)
+        assert len(got) == (with_values if limit is None else min(limit, with_values))
+        assert (blank in [b.start for b in got]) is raw or limit is not None
+        assert empty not in [b.start for b in got]
+        for function in sorted(history.VALUE_FUNCTIONS):
+            expected = await conn.fetchrow(history._BUCKET_VALUES_UNFILLED, *query, function)
+            assert await history.bucket_values(conn, query, function) == tuple(expected)
+        async for batch in history.stream_buckets(conn, query, batch_rows=2):
+            assert batch == got[: len(batch)]
+            got = got[len(batch) :]
+        assert got == []
 
 
 @pytest.mark.parametrize(
