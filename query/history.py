@@ -35,6 +35,7 @@ query/auth.py); a deleted device has no history.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -141,7 +142,7 @@ async def _series(
     span = params.rollup
     assert span is not None
     zone, function = params.zone, params.function
-    starts: list[datetime] = []
+    starts: Sequence[datetime | str] = []
     values: list[float | int | None] = []
     sample_size = 0
     if sensor.sensor_id is not None:
@@ -157,11 +158,16 @@ async def _series(
             limit=min(params.limit or MAX_READINGS + 1, MAX_READINGS + 1),
         )
         if function in history.VALUE_FUNCTIONS:
-            starts, found, sample_size = await history.bucket_values(conn, query, function)
-            values = list(found)
+            micros, found, sample_size = await history.bucket_values(conn, query, function)
+            starts, values = history_times.moments(micros, zone), list(found)
         else:
             buckets = await history.buckets(conn, query)
-            starts = [b.start for b in buckets]
+            # asyncpg gives UTC datetimes, as in_zone would without a zone.
+            starts = (
+                [history_times.in_zone(b.start, zone) for b in buckets]
+                if zone is not None
+                else [b.start for b in buckets]
+            )
             values = [rollup.evaluate(function, b) for b in buckets]
             sample_size = sum(b.n or 0 for b in buckets)
     if len(starts) > MAX_READINGS:
@@ -170,8 +176,6 @@ async def _series(
             "a shorter range, limit, or format=csv or ndjson"
         )
         raise errors.BadRequest(message, code="invalid_parameter", fields={"rollup": [message]})
-    if zone is not None:
-        starts = [history_times.in_zone(start, zone) for start in starts]
     return {
         "device_id": device_id,
         "sensor_key": sensor.key,
@@ -179,8 +183,8 @@ async def _series(
         "component_id": sensor.component_id,
         "rollup": str(span),
         "function": function,
-        # Datetimes, which orjson writes as history_times.format_moment documents (asyncpg
-        # gives UTC ones, as in_zone would without a zone).
+        # Datetimes, which orjson writes as history_times.format_moment documents, as the
+        # bucket starts are (or are already written so).
         "from": history_times.in_zone(params.start, zone),
         "to": history_times.in_zone(params.end, zone),
         "sample_size": sample_size,

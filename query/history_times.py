@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
+from core.timeparse import from_micros
+
 if TYPE_CHECKING:
     from query.rollup import Span
 
@@ -137,3 +139,26 @@ def format_moment(moment: datetime, zone: ZoneInfo | None) -> str:
 def in_zone(moment: datetime, zone: ZoneInfo | None) -> datetime:
     """`moment` as local time in `zone`, or in UTC without one."""
     return moment.astimezone(zone or UTC)
+
+
+# Formatted bucket starts, by microseconds since the epoch: every series shares its days and
+# hours, so most starts were formatted before. Emptied when full.
+_UTC_TEXTS: dict[int, str] = {}
+_UTC_TEXTS_MAX = 100_000
+
+
+def moments(micros: list[int], zone: ZoneInfo | None) -> list[str] | list[datetime]:
+    """Each of `micros` (since the epoch) as a response writes it: without a zone the text
+    `format_moment` gives, remembered for the next answer; with one, the datetime in `zone`."""
+    if zone is not None:
+        return [from_micros(us).astimezone(zone) for us in micros]
+    texts = _UTC_TEXTS
+    found: list[str] = []
+    for us in micros:
+        text = texts.get(us)
+        if text is None:
+            if len(texts) >= _UTC_TEXTS_MAX:
+                texts.clear()
+            text = texts[us] = format_moment(from_micros(us), None)
+        found.append(text)
+    return found

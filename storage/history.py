@@ -79,9 +79,10 @@ class Bucket(NamedTuple):
 
 
 class BucketValues(NamedTuple):
-    """One function's value of each bucket, newest first, and how many readings they hold."""
+    """One function's value of each bucket, newest first, and how many readings they hold;
+    bucket starts are microseconds since the epoch."""
 
-    starts: list[datetime]
+    starts: list[int]
     values: list[float | None]
     sample_size: int
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 
 from query import history_times
@@ -150,3 +151,20 @@ def test_stepping_back_is_calendar_aware_in_the_zone(moment, span, zone, expecte
 )
 def test_moments_format_as_iso_8601(moment, zone, text):
     assert history_times.format_moment(moment, zone) == text
+
+
+def test_bucket_starts_are_written_as_their_datetimes_would_be(monkeypatch):
+    monkeypatch.setattr(history_times, "_UTC_TEXTS", {})
+    monkeypatch.setattr(history_times, "_UTC_TEXTS_MAX", 4)
+    micros = [1_711_843_200_000_000, 1_711_843_200_000_005, 1_711_843_200_250_000, 0]
+    micros += [1_711_846_800_000_000, 1_711_843_200_000_000]  # past the bound, then again
+    moments = [datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us) for us in micros]
+    expected = orjson.dumps(moments, option=orjson.OPT_UTC_Z)
+    for _ in range(2):  # formatted, then remembered
+        texts = history_times.moments(micros, None)
+        assert orjson.dumps(texts) == expected
+        assert texts[0] == "2024-03-31T00:00:00Z" and texts[1] == "2024-03-31T00:00:00.000005Z"
+        assert len(history_times._UTC_TEXTS) <= 4
+    local = history_times.moments(micros, MADRID)
+    assert local == [moment.astimezone(MADRID) for moment in moments]
+    assert history_times.format_moment(local[0], MADRID) == "2024-03-31T01:00:00+01:00"
