@@ -183,8 +183,8 @@ async def _series(
         "component_id": sensor.component_id,
         "rollup": str(span),
         "function": function,
-        # Datetimes, which orjson writes as history_times.format_moment documents, as the
-        # bucket starts are (or are already written so).
+        # Datetimes, which orjson writes as history_times.format_moment documents; the bucket
+        # starts are such datetimes, or already that text.
         "from": history_times.in_zone(params.start, zone),
         "to": history_times.in_zone(params.end, zone),
         "sample_size": sample_size,

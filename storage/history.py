@@ -135,8 +135,12 @@ def _statement(query: BucketQuery) -> tuple[str, tuple[object, ...]]:
     table = _rollup_table(query)
     if table is None:
         return SQL["history_buckets"], tuple(query)
-    arguments = (query.device_id, query.sensor_id, query.raw, query.start, query.end, query.limit)
-    return _ROLLUP_ROWS[table], arguments
+    return _ROLLUP_ROWS[table], _rollup_arguments(query)
+
+
+def _rollup_arguments(query: BucketQuery) -> tuple[object, ...]:
+    """The arguments of history_rollup_rows for `query`."""
+    return (query.device_id, query.sensor_id, query.raw, query.start, query.end, query.limit)
 
 
 class StoredReading(NamedTuple):
@@ -192,11 +196,12 @@ async def bucket_values(conn: Connection, query: BucketQuery, function: str) -> 
     the database returns two arrays, which asyncpg decodes in C.
     """
     table = _rollup_table(query)
-    if table is not None:
-        statement, arguments = _ROLLUP_ROW_VALUES[table], _statement(query)[1]
-    else:
+    arguments: tuple[object, ...]
+    if table is None:
         statement = _BUCKET_VALUES if query.fill else _BUCKET_VALUES_UNFILLED
         arguments = tuple(query)
+    else:
+        statement, arguments = _ROLLUP_ROW_VALUES[table], _rollup_arguments(query)
     with errors.translated():
         row = await conn.fetchrow(statement, *arguments, function)
     assert row is not None  # an aggregate: one row, always
