@@ -38,8 +38,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-request", type=int, default=10, choices=(10, 50))
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before sampling")
-    parser.add_argument("--gateways", type=int, default=ingest_load.DEFAULT.gateways)
-    parser.add_argument("--workers", type=int, default=ingest_load.DEFAULT.workers)
+    parser.add_argument(
+        "--gateways", type=int, default=ingest_load.DEFAULT.gateways, help="gateway processes"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=ingest_load.DEFAULT.workers, help="worker processes"
+    )
     parser.add_argument("--out", type=Path, help="write the profiles here as JSON")
     args = parser.parse_args(argv)
     core_logging.setup("INFO", process="bench")

@@ -151,7 +151,7 @@ def moments(micros: list[int], zone: ZoneInfo | None) -> list[str] | list[dateti
     """Each of `micros` (since the epoch) as a response writes it: without a zone the text
     `format_moment` gives, remembered for the next answer; with one, the datetime in `zone`."""
     if zone is not None:
-        return [from_micros(us).astimezone(zone) for us in micros]
+        return [in_zone(from_micros(us), zone) for us in micros]
     texts = _UTC_TEXTS
     found: list[str] = []
     for us in micros:

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from core import timeparse
 from query import history_times
 from storage import history
+from storage.rollups import DAY_US, HOUR_US
 
 UNITS = ("y", "M", "w", "d", "h", "m", "s", "ms")
 FUNCTIONS = ("avg", "max", "min", "sum", "count", "dev", "first", "last")
@@ -43,8 +44,6 @@ _SHORTEST = {
     "y": timedelta(days=365),
 }
 _LONGEST = timedelta(days=365 * 1000)
-HOUR_US = 3_600_000_000
-DAY_US = 24 * HOUR_US
 ORIGIN_DAY = date(2000, 1, 3)  # a Monday: TimescaleDB's origin for day and week buckets
 
 
