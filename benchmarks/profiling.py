@@ -44,9 +44,7 @@ def profile_missed(
     missed = {
         result.name
         for result in report.results
-        if result.via == "query"
-        and result.target is not None
-        and not result.target.met(result.summary())
+        if result.via == "query" and result.target_met() is False
     }
     profiles: dict[str, Any] = {}
     for workload in workloads:
