@@ -1,5 +1,5 @@
 -- device_by_id --
--- One device that is not deleted, with its owner and kit, and its sensors (its components and its kit's sensors, by id) with their latest readings: the JSON text of the device document's `data.sensors` (query/documents.py:sensor_entry writes the same from listings' rows), timestamps to the second in UTC, NaN as null, numbers as PostgreSQL writes them (40 for 40.0). Each entry is a row of the subquery made JSON whole, its columns the keys: json_build_object's per-argument work cost the database 12 µs more per document.
+-- One device that is not deleted, with its owner and kit, and its sensors (its components and its kit's sensors, by id) with their latest readings: the JSON text of the device document's `data.sensors` (query/documents.py:sensor_entry writes the same from listings' rows), timestamps to the second in UTC, NaN as null, numbers as PostgreSQL writes them (40 for 40.0). Each entry is a row of the subquery made JSON whole, its columns the keys: json_build_object's per-argument work cost the database 8-12 µs more per document (docs/performance.md).
 SELECT d.id, d.uuid, d.name, d.description, d.owner_id, d.kit_id, d.mac_address,
        d.latitude, d.longitude, d.elevation, d.exposure, d.city, d.country_code, d.user_tags,
        d.is_private, d.precise_location, d.is_test, d.hardware_version,
