@@ -19,8 +19,9 @@ async def device(conn: Connection, device_id: int) -> tuple[Mapping[str, Any], s
     trip was a sixth of it. The database writes the sensors' JSON: decoding them as records
     and building their entries took the query service 40-100 µs more CPU per document than
     parsing that JSON (194-249 µs for the query, the document and its encoding, against
-    148-155), and writing JSON takes the database ≈ 50 µs more. (A value that is a whole
-    number is written without a fraction, `40` rather than `40.0`: the same JSON number.)
+    148-155), and writing JSON takes the database ≈ 50 µs more. The text is compact and goes
+    into the answer as it is. (Numbers are written as PostgreSQL writes them, `40` rather than
+    `40.0` and `1e-07` rather than `1e-7`: the same JSON numbers.)
     """
     with errors.translated():
         row = await conn.fetchrow(SQL["device_by_id"], device_id)
