@@ -64,8 +64,7 @@ async def get_readings(request: web.Request) -> web.StreamResponse:
         if params.format != "json":
             return await _export(request, device_id, params)
         async with request.app[state.db_pool].acquire() as conn:
-            device = await _readable_device(request, conn, device_id)
-            sensors = await _sensors(conn, device, params)
+            device, sensors = await _readable_series(request, conn, device_id, params)
             series = [await _series(conn, device.id, sensor, params) for sensor in sensors]
     except storage_errors.StorageUnavailable as exc:
         raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
@@ -80,8 +79,7 @@ async def _export(
     request: web.Request, device_id: int, params: history_params.HistoryParams
 ) -> web.StreamResponse:
     async with request.app[state.db_pool].acquire() as conn:
-        device = await _readable_device(request, conn, device_id)
-        sensors = await _sensors(conn, device, params)
+        device, sensors = await _readable_series(request, conn, device_id, params)
         response, complete = await export.stream(request, conn, device.id, sensors, params)
     if not complete:
         export.cut_short(request)
@@ -114,23 +112,20 @@ def _check_intervals(params: history_params.HistoryParams) -> None:
         )
 
 
-async def _readable_device(
-    request: web.Request, conn: Connection, device_id: int
-) -> history.HistoryDevice:
+async def _readable_series(
+    request: web.Request,
+    conn: Connection,
+    device_id: int,
+    params: history_params.HistoryParams,
+) -> tuple[history.HistoryDevice, list[history.SeriesSensor]]:
+    """The device, if the requester may read it, and the sensors `params` ask for."""
     user = await auth.current_user(request, conn)
-    device = await history.device(conn, device_id)
-    if device is None or not auth.can_see(user, device._asdict()):
+    found = await history.device_sensors(
+        conn, device_id, sensor_ids=params.sensor_ids, keys=params.sensor_keys
+    )
+    if found is None or not auth.can_see(user, found[0]._asdict()):
         raise _not_found(device_id)
-    return device
-
-
-async def _sensors(
-    conn: Connection, device: history.HistoryDevice, params: history_params.HistoryParams
-) -> list[history.SeriesSensor]:
-    if params.sensor_ids is not None:
-        return await history.sensors_by_id(conn, device, params.sensor_ids)
-    assert params.sensor_keys is not None
-    return await history.sensors_by_key(conn, device, params.sensor_keys)
+    return found
 
 
 async def _series(

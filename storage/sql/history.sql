@@ -1,34 +1,35 @@
--- history_device --
--- A device that is not deleted, with what deciding who may read its history needs.
-SELECT id, owner_id, kit_id, is_private, is_test
-  FROM devices
- WHERE id = $1 AND deleted_at IS NULL;
+-- history_device_sensors_by_id --
+-- A device that is not deleted, with what deciding who may read its history needs, and each requested sensor id ($2, in order) as (sensor id, its key on the device: component, then kit, then catalogue, component id). One statement, where a device and its sensors were two round trips.
+SELECT d.id, d.owner_id, d.kit_id, d.is_private, d.is_test,
+       ARRAY(SELECT ROW(r.sensor_id, coalesce(c.key, ks.key, s.default_key), c.id)
+               FROM unnest($2::integer[]) WITH ORDINALITY AS r(sensor_id, ord)
+               LEFT JOIN sensors s ON s.id = r.sensor_id
+               LEFT JOIN components c ON c.device_id = d.id AND c.sensor_id = r.sensor_id
+               LEFT JOIN kit_sensors ks ON ks.kit_id = d.kit_id AND ks.sensor_id = r.sensor_id
+              ORDER BY r.ord) AS sensors
+  FROM devices d
+ WHERE d.id = $1 AND d.deleted_at IS NULL;
 
--- history_sensors_by_id --
--- Each requested sensor id with its key on the device (component, then kit, then catalogue) and component.
-SELECT r.sensor_id, coalesce(c.key, ks.key, s.default_key) AS key, c.id AS component_id
-  FROM unnest($3::integer[]) WITH ORDINALITY AS r(sensor_id, ord)
-  LEFT JOIN sensors s ON s.id = r.sensor_id
-  LEFT JOIN components c ON c.device_id = $1 AND c.sensor_id = r.sensor_id
-  LEFT JOIN kit_sensors ks ON ks.kit_id = $2 AND ks.sensor_id = r.sensor_id
- ORDER BY r.ord;
-
--- history_sensors_by_key --
--- Each requested key resolved to a sensor by the device's components, then its kit, then the catalogue's default keys.
-SELECT found.sensor_id, r.key, c.id AS component_id
-  FROM unnest($3::text[]) WITH ORDINALITY AS r(key, ord)
-  LEFT JOIN LATERAL (
-        SELECT candidate.sensor_id
-          FROM (SELECT 1 AS rank, cc.sensor_id FROM components cc
-                 WHERE cc.device_id = $1 AND cc.key = r.key
-                UNION ALL
-                SELECT 2, ks.sensor_id FROM kit_sensors ks WHERE ks.kit_id = $2 AND ks.key = r.key
-                UNION ALL
-                SELECT 3, s.id FROM sensors s WHERE s.default_key = r.key) AS candidate
-         ORDER BY candidate.rank, candidate.sensor_id
-         LIMIT 1) AS found ON true
-  LEFT JOIN components c ON c.device_id = $1 AND c.sensor_id = found.sensor_id
- ORDER BY r.ord;
+-- history_device_sensors_by_key --
+-- As history_device_sensors_by_id, for requested keys ($2): each resolved to a sensor by the device's components, then its kit, then the catalogue's default keys (sensor id NULL where none has it).
+SELECT d.id, d.owner_id, d.kit_id, d.is_private, d.is_test,
+       ARRAY(SELECT ROW(found.sensor_id, r.key, c.id)
+               FROM unnest($2::text[]) WITH ORDINALITY AS r(key, ord)
+               LEFT JOIN LATERAL (
+                     SELECT candidate.sensor_id
+                       FROM (SELECT 1 AS rank, cc.sensor_id FROM components cc
+                              WHERE cc.device_id = d.id AND cc.key = r.key
+                             UNION ALL
+                             SELECT 2, ks.sensor_id FROM kit_sensors ks
+                              WHERE ks.kit_id = d.kit_id AND ks.key = r.key
+                             UNION ALL
+                             SELECT 3, s.id FROM sensors s WHERE s.default_key = r.key) AS candidate
+                      ORDER BY candidate.rank, candidate.sensor_id
+                      LIMIT 1) AS found ON true
+               LEFT JOIN components c ON c.device_id = d.id AND c.sensor_id = found.sensor_id
+              ORDER BY r.ord) AS sensors
+  FROM devices d
+ WHERE d.id = $1 AND d.deleted_at IS NULL;
 
 -- history_buckets --
 -- One series' buckets, newest first: partial states from raw rows, hourly and daily rollups, folded per bucket.
