@@ -5,7 +5,7 @@ their device's quota, everything against the per-IP ceiling; a post over its quo
 with Retry-After before its body is read, so nothing of it was stored and the device retries.
 
 Start: the pool (or, if the database is down, a task that keeps trying), then the listener for
-changes to credentials (ingest/invalidation.py), then the backlog monitor and the event loop's
+changes to credentials (storage.notifications.follow), then the backlog monitor and the event loop's
 lag, then the group-commit flusher. Shutdown runs the other way round once aiohttp has
 finished the requests in flight: the flusher writes everything still queued, then the pool
 closes, so nothing a device was told is stored is lost.
@@ -23,7 +23,8 @@ from aiohttp import web
 
 from core import throttling
 from core import web as core_web
-from ingest import config, gateway, handlers, invalidation, legacy, routes
+from ingest import config, gateway, handlers, legacy, routes
+from storage import credentials, notifications
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +91,11 @@ async def _follow_credentials(app: web.Application) -> AsyncIterator[None]:
     # A heartbeat and its timeout within the unwatched time to live: a dead connection is
     # noticed (and the caches emptied) before a change it missed could outlive that.
     heartbeat_s = max(gw.settings.cache_unwatched_ttl_s / 2, 0.05)
-    follower = invalidation.follow(
+    follower = notifications.follow(
         gw.settings.db,
+        credentials.CHANNEL,
         gw.registry,
+        what="credentials",
         heartbeat_s=heartbeat_s,
         timeout_s=min(heartbeat_s, gw.settings.db_timeout_s),
     )

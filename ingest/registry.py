@@ -4,10 +4,11 @@ The hot path of a request touches no database: a device, a token's holder and th
 are each loaded once per time to live, by one query, shared by the requests that missed at the
 same time. Tokens are keyed by their SHA-256, never by their text.
 
-While the gateway listens for changes to credentials (`invalidate`, fed by ingest/invalidation.py),
-values are kept for the long time to live (minutes) and dropped as soon as what they were read
-from changes. While it does not, every cache is emptied and values are kept only for the short
-time to live, so nothing is served that a missed change could have made stale for longer than that.
+While the gateway listens for changes to credentials (`invalidate`, fed by
+storage.notifications.follow), values are kept for the long time to live (minutes) and dropped
+as soon as what they were read from changes. While it does not, every cache is emptied and
+values are kept only for the short time to live, so nothing is served that a missed change could
+have made stale for longer than that.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ingest import cache, database, parsing
+from core import cache
+from ingest import database, parsing
 from storage import credentials, models
 
 logger = logging.getLogger(__name__)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 
@@ -12,6 +14,7 @@ from core import web as core_web
 from query import (
     accounts,
     conventions,
+    document_cache,
     handlers,
     history,
     listings,
@@ -21,7 +24,7 @@ from query import (
     worldmap,
 )
 from query.config import QuerySettings
-from storage import pool
+from storage import notifications, pool
 
 logger = logging.getLogger(__name__)
 
@@ -37,20 +40,26 @@ def create_app(
     `on_fatal` runs if a background task dies (default: SIGTERM, a graceful stop).
     """
     throttle = throttling.Throttle(settings.rate_limits, throttling.per_client)
+    documents = document_cache.DocumentCache(
+        ttl_s=settings.document_cache_ttl_s, max_entries=settings.document_cache_entries
+    )
     app = web.Application(
         middlewares=[
             core_web.error_middleware,
             throttling.middleware(throttle),
             conventions.middleware,
+            document_cache.middleware(documents),
         ]
     )
     throttling.install(app, throttle)
     core_web.install(app, settings.rate_limits.trusted_proxies)
     app[state.settings] = settings
+    app[state.documents] = documents
     app[worldmap.fatal_key] = on_fatal or worldmap.terminate
     app.cleanup_ctx.append(_db_pool)
     app.cleanup_ctx.append(accounts.outbox_ctx)
     app.cleanup_ctx.append(worldmap.snapshot_ctx)
+    app.cleanup_ctx.append(_follow_documents)
     # Order matters: literal paths (`/v0/devices/world_map`) before `/v0/devices/{device_id}`.
     tables = (
         worldmap.routes,
@@ -84,3 +93,24 @@ async def _db_pool(app: web.Application) -> AsyncIterator[None]:
     logger.info("query service connected to %s", settings.db.display, extra={"action": "db_open"})
     yield
     await pool.close(app[state.db_pool], timeout=settings.shutdown_timeout_s)
+
+
+async def _follow_documents(app: web.Application) -> AsyncIterator[None]:
+    """Follow the changes to device documents while the service runs (none kept without)."""
+    settings = app[state.settings]
+    if not app[state.documents].enabled:
+        yield
+        return
+    follower = notifications.follow(
+        settings.db,
+        document_cache.CHANNEL,
+        app[state.documents],
+        what="documents",
+        heartbeat_s=document_cache.HEARTBEAT_S,
+        timeout_s=document_cache.HEARTBEAT_S,
+    )
+    task = asyncio.create_task(follower, name="documents-listener")
+    task.add_done_callback(functools.partial(worldmap.check_task, app))
+    yield
+    task.cancel()
+    await asyncio.wait([task])

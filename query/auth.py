@@ -20,7 +20,7 @@ from core import tokens
 from query import signin
 from storage import accounts, users
 from storage.models import StoredCredential
-from storage.pool import Connection
+from storage.pool import Connection, Pool
 
 
 class User(NamedTuple):
@@ -45,14 +45,18 @@ async def current_user(request: web.Request, conn: Connection) -> User | None:
     return session.user if session is not None else None
 
 
+async def pooled_user(request: web.Request, pool: Pool) -> User | None:
+    """As `current_user`, on a connection of `pool` taken only if a credential is presented:
+    an anonymous request needs none."""
+    if _presented(request) is None:
+        return None
+    async with pool.acquire() as conn:
+        return await current_user(request, conn)
+
+
 async def current_session(request: web.Request, conn: Connection) -> Session | None:
     """As `current_user`, with the stored credential presented."""
-    found = request_credentials.presented(
-        request.headers,
-        request.query,
-        allow_query=request.method in ("GET", "HEAD"),
-        allow_basic=True,
-    )
+    found = _presented(request)
     if found is None:
         return None
     if isinstance(found, request_credentials.Basic):
@@ -64,6 +68,15 @@ async def current_session(request: web.Request, conn: Connection) -> Session | N
         raise request_credentials.invalid_token()
     assert stored.user_id is not None  # a user's token has a user
     return Session(User(stored.user_id, stored.role, stored.is_test), stored)
+
+
+def _presented(request: web.Request) -> str | request_credentials.Basic | None:
+    return request_credentials.presented(
+        request.headers,
+        request.query,
+        allow_query=request.method in ("GET", "HEAD"),
+        allow_basic=True,
+    )
 
 
 async def stored_credential(conn: Connection, token: str) -> StoredCredential | None:

@@ -20,6 +20,10 @@ class QuerySettings:
     port: int = 8002
     reuse_port: bool = False
     online_window_s: int = 600
+    # Device documents kept in memory while their changes are followed (query/document_cache.py):
+    # about 10 KB each with 10 sensors; 0 reads every document from the database.
+    document_cache_entries: int = 5000
+    document_cache_ttl_s: float = 300.0
     worldmap_proxy_cache_s: int = 1
     shutdown_timeout_s: float = 10.0
     log_level: str = "INFO"
@@ -36,6 +40,12 @@ class QuerySettings:
             port=settings.get_int(env, "QUERY_PORT", cls.port, minimum=1),
             reuse_port=settings.get_bool(env, "QUERY_REUSE_PORT", cls.reuse_port),
             online_window_s=settings.get_int(env, "QUERY_ONLINE_WINDOW_S", cls.online_window_s, 1),
+            document_cache_entries=settings.get_int(
+                env, "QUERY_DOCUMENT_CACHE_ENTRIES", cls.document_cache_entries, 0
+            ),
+            document_cache_ttl_s=settings.get_float(
+                env, "QUERY_DOCUMENT_CACHE_TTL_S", cls.document_cache_ttl_s, 1.0
+            ),
             worldmap_proxy_cache_s=settings.get_int(
                 env, "QUERY_WORLDMAP_PROXY_CACHE_S", cls.worldmap_proxy_cache_s, 1
             ),

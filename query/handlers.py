@@ -9,7 +9,6 @@ from aiohttp import web
 from core import errors
 from core import web as core_web
 from query import auth, documents, state
-from storage import devices
 from storage import errors as storage_errors
 
 routes = web.RouteTableDef()
@@ -24,13 +23,14 @@ def _device_id(request: web.Request) -> int:
 
 @routes.get("/v0/devices/{device_id}")
 async def get_device(request: web.Request) -> web.Response:
-    """One device with its sensors and their latest readings."""
+    """One device with its sensors and their latest readings: kept in memory while changes to
+    them are followed (query/document_cache.py), read afresh for `Cache-Control: no-cache`."""
     device_id = _device_id(request)
     app = request.app
+    fresh = "no-cache" in request.headers.get("Cache-Control", "")
     try:
-        async with app[state.db_pool].acquire() as conn:
-            user = await auth.current_user(request, conn)
-            found = await devices.device(conn, device_id)
+        user = await auth.pooled_user(request, app[state.db_pool])
+        found = await app[state.documents].device(app[state.db_pool], device_id, fresh=fresh)
     except storage_errors.StorageUnavailable as exc:
         raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
     if found is None or not auth.can_see(user, found[0]):

@@ -598,7 +598,7 @@ async def snapshot_ctx(app: web.Application) -> AsyncIterator[None]:
     refresher = _refresher(app)
     app[refresher_key] = refresher
     task = asyncio.create_task(refresher.run(), name="snapshot-refresher")
-    task.add_done_callback(functools.partial(_check_refresher, app))
+    task.add_done_callback(functools.partial(check_task, app))
     first = asyncio.create_task(refresher.first_attempt.wait(), name="snapshot-first-build")
     await asyncio.wait([first, task], timeout=START_WAIT_S, return_when=asyncio.FIRST_COMPLETED)
     first.cancel()
@@ -678,7 +678,8 @@ def _refresher(app: web.Application) -> snapshot.Refresher:
     )
 
 
-def _check_refresher(app: web.Application, task: asyncio.Task[None]) -> None:
+def check_task(app: web.Application, task: asyncio.Task[None]) -> None:
+    """A background task's done callback: one that failed or ended stops the service."""
     if task.cancelled():
         return
     logger.critical(

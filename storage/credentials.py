@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
-from storage import errors, pool
-from storage.config import DatabaseSettings
+from storage import errors
 from storage.models import IngestDevice, SensorKey, TokenPrincipal
 from storage.pool import Connection
 from storage.queries import SQL
 
-# Where changes to devices, tokens, users, kits' keys and the catalogue are announced.
+# Where changes to devices, tokens, users, kits' keys and the catalogue are announced (migration
+# 0010; followed with storage.notifications).
 CHANNEL = "sensorium_credentials_changed"
 
 
@@ -45,35 +42,3 @@ async def sensor_catalogue(conn: Connection) -> list[SensorKey]:
     with errors.translated():
         rows = await conn.fetch(SQL["sensor_catalogue"])
     return [SensorKey(*row) for row in rows]
-
-
-async def listen(
-    db: DatabaseSettings,
-    on_change: Callable[[str], None],
-    on_lost: Callable[[], None],
-    *,
-    timeout_s: float,
-) -> Connection:
-    """A connection LISTENing on CHANNEL: `on_change(payload)` runs at each notification (see
-    migration 0010 for the payloads), `on_lost` if the connection closes. Raises
-    StorageUnavailable if the database cannot be reached within `timeout_s`."""
-    conn: Connection | None = None
-    try:
-        with errors.translated():
-            async with asyncio.timeout(timeout_s):
-                conn = await pool.connect(db)
-                await conn.add_listener(CHANNEL, lambda *args: on_change(args[-1]))
-    except BaseException:
-        if conn is not None:
-            conn.terminate()
-        raise
-    conn.add_termination_listener(lambda *_: on_lost())
-    return conn
-
-
-async def ping(conn: Connection, *, timeout_s: float) -> None:
-    """A round trip on `conn`: notifications committed before it have been delivered when it
-    returns. Raises StorageUnavailable if it does not answer within `timeout_s`."""
-    with errors.translated():
-        async with asyncio.timeout(timeout_s):
-            await conn.fetchval(SQL["credentials_ping"])

@@ -36,7 +36,3 @@ SELECT NULL::bigint, NULL::text, d.id, d.is_test, NULL::timestamptz
 -- sensor_catalogue --
 -- Every sensor's id and default key, to resolve posted sensor ids and keys.
 SELECT id, default_key FROM sensors ORDER BY id;
-
--- credentials_ping --
--- A round trip on the LISTEN connection, to know it is alive and its notifications delivered.
-SELECT 1;

@@ -134,7 +134,7 @@ async def test_a_lost_listener_empties_the_caches_and_comes_back(world, make_cli
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
         " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         " AND (query ILIKE 'LISTEN%%sensorium_credentials_changed%%' OR query = %s)",
-        (queries.SQL["credentials_ping"],),
+        (queries.SQL["listener_ping"],),
     )
 
     async def relistened():

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from ingest import cache
+from core import cache
 
 
 class Clock:
