@@ -87,7 +87,9 @@ async def follow(
     while True:
         lost = asyncio.Event()
         try:
-            conn = await listen(db, channel, cache.invalidate, lost.set, timeout_s=timeout_s)
+            conn = await listen(
+                db, channel, lambda change: cache.invalidate(change), lost.set, timeout_s=timeout_s
+            )
         except errors.StorageError as exc:
             logger.debug("cannot listen on %s: %s", channel, exc)
             await asyncio.sleep(delay)
