@@ -21,6 +21,7 @@ from benchmarks import run as bench_run
 ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = {
     "device",
+    "device_read",
     "readings_1d_raw",
     "readings_1y_1d",
     "readings_30d_1h_3",
