@@ -24,7 +24,7 @@ from query import (
     worldmap,
 )
 from query.config import QuerySettings
-from storage import notifications, pool
+from storage import devices, notifications, pool
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ async def _follow_documents(app: web.Application) -> AsyncIterator[None]:
         return
     follower = notifications.follow(
         settings.db,
-        document_cache.CHANNEL,
+        devices.CHANNEL,
         app[state.documents],
         what="documents",
         heartbeat_s=document_cache.HEARTBEAT_S,

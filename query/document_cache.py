@@ -32,8 +32,9 @@ from storage import pool as storage_pool
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "sensorium_documents_changed"
-HEARTBEAT_S = 2.0  # how long a silently dead listening connection may go unnoticed, at most
+# A round trip on the listening connection this often, answered within as long: a connection
+# that died silently is noticed (and nothing kept) within twice this.
+HEARTBEAT_S = 2.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # What `storage.devices.device` returns: the device's row and its sensors' JSON, or None.
@@ -64,7 +65,7 @@ class DocumentCache:
         self._values.clear()
 
     def invalidate(self, change: str) -> None:
-        """Drop what `change` (a payload of CHANNEL: migration 0013) made stale."""
+        """Drop what `change` (a payload of storage.devices.CHANNEL) made stale."""
         kind, _, subject = change.partition(":")
         try:
             if kind == "devices":

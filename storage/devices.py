@@ -9,6 +9,10 @@ from storage import errors
 from storage.pool import Connection
 from storage.queries import SQL
 
+# Where changes to what device documents are read from are announced (migration 0013; the query
+# service follows it with storage.notifications to keep documents in memory).
+CHANNEL = "sensorium_documents_changed"
+
 
 async def device(conn: Connection, device_id: int) -> tuple[Mapping[str, Any], str] | None:
     """The device `device_id` with owner and kit columns, and its sensors (components and kit
