@@ -21,7 +21,7 @@ class QuerySettings:
     reuse_port: bool = False
     online_window_s: int = 600
     # Device documents kept in memory while their changes are followed (query/document_cache.py):
-    # about 10 KB each with 10 sensors; 0 reads every document from the database.
+    # about 7 KB each with 10 sensors; 0 reads every document from the database.
     document_cache_entries: int = 5000
     document_cache_ttl_s: float = 300.0
     worldmap_proxy_cache_s: int = 1
