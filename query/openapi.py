@@ -323,6 +323,12 @@ PATHS: dict[str, Schema] = {
             params=("id",),
             errors=("BadRequest", "Unauthorized", "NotFound", "NotAcceptable", "Unavailable"),
             tag="Devices",
+            description=(
+                "Answered from what the service keeps in memory, dropped as soon as anything "
+                "the document shows changes (within milliseconds of the change's commit; at "
+                "once for a change made through the same service). `Cache-Control: no-cache` "
+                "reads it from the database."
+            ),
         )
     },
     "/v0/devices/{id}/readings": {
