@@ -87,9 +87,14 @@ def json_response(
     (orjson drops it many times faster than a datetime is rebuilt without it), unless
     `fractional_seconds` keeps it (readings history, whose buckets may be milliseconds wide).
     """
-    option = _JSON_OPTIONS if fractional_seconds else _JSON_OPTIONS | orjson.OPT_OMIT_MICROSECONDS
-    body = orjson.dumps(data, option=option)
+    body = json_body(data, fractional_seconds=fractional_seconds)
     return web.Response(body=body, status=status, headers=headers, content_type="application/json")
+
+
+def json_body(data: Any, *, fractional_seconds: bool = False) -> bytes:
+    """`data` encoded as `json_response` encodes it."""
+    option = _JSON_OPTIONS if fractional_seconds else _JSON_OPTIONS | orjson.OPT_OMIT_MICROSECONDS
+    return orjson.dumps(data, option=option)
 
 
 def error_response(error: errors.ApiError, request_id: str) -> web.Response:

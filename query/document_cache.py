@@ -5,6 +5,8 @@ the device, its owner and kit, its sensors with their latest readings) costs mor
 and encoding it from what was read. So what a read returns (the row and the sensors' JSON, or
 None for a device that does not exist) is kept per device, and a document is built from it for
 each request, with the moment of the request (status, `new` tag) and what the asker may see.
+The anonymous answer, the same for every anonymous request, is kept encoded beside it until
+the clock changes its status or `new` tag (`Kept`).
 
 It is kept only while the service listens on `sensorium_documents_changed` (migration 0013:
 triggers on everything a document is read from, the workers' writes at each claim included),
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import typedefs, web
@@ -37,8 +41,21 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_S = 2.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-# What `storage.devices.device` returns: the device's row and its sensors' JSON, or None.
-Found = tuple[Mapping[str, Any], str] | None
+
+@dataclass(slots=True)
+class Kept:
+    """What `storage.devices.device` read for a device, and its anonymous answer once encoded
+    (the same for every anonymous request until `public_until`, when the clock changes its
+    status or `new` tag; None: never)."""
+
+    row: Mapping[str, Any]
+    sensors: str
+    public_body: bytes | None = None
+    public_until: datetime | None = None
+
+
+# A device's Kept, or None if it does not exist.
+Found = Kept | None
 
 
 class DocumentCache:
@@ -74,7 +91,7 @@ class DocumentCache:
             elif kind == "owner":
                 owner_id = int(subject)
                 self._values.discard_where(
-                    lambda found: found is not None and found[0]["owner_id"] == owner_id
+                    lambda found: found is not None and found.row["owner_id"] == owner_id
                 )
             else:  # "all", or one this version does not know
                 self._values.clear()
@@ -97,7 +114,8 @@ class DocumentCache:
         async def read() -> Found:
             self.reads += 1
             async with pool.acquire() as conn:
-                return await devices.device(conn, device_id)
+                found = await devices.device(conn, device_id)
+            return None if found is None else Kept(*found)
 
         if fresh or not self.watched or not self.enabled:
             return await read()

@@ -36,6 +36,20 @@ def status(device: Mapping[str, Any], now: datetime, online_window: timedelta) -
     return "online" if now - last < online_window else "offline"
 
 
+def valid_until(
+    device: Mapping[str, Any], now: datetime, online_window: timedelta
+) -> datetime | None:
+    """Until when a document of `device` built at `now` stays the same by the clock alone: the
+    moment its status turns `offline` or its `new` tag goes; None if never."""
+    moments = []
+    last = last_seen(device)
+    if last is not None and now - last < online_window:
+        moments.append(last + online_window)
+    if now - device["created_at"] < NEW_DEVICE_AGE:
+        moments.append(device["created_at"] + NEW_DEVICE_AGE)
+    return min(moments, default=None)
+
+
 def state(device: Mapping[str, Any]) -> str:
     """The current API's device state."""
     if device["last_reading_at"] is not None:

@@ -33,19 +33,27 @@ async def get_device(request: web.Request) -> web.Response:
         found = await app[state.documents].device(app[state.db_pool], device_id, fresh=fresh)
     except storage_errors.StorageUnavailable as exc:
         raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
-    if found is None or not auth.can_see(user, found[0]):
+    if found is None or not auth.can_see(user, found.row):
         raise errors.NotFound(
             f"Couldn't find Device with 'id'={device_id}", code="device_not_found"
         )
-    device, sensors = found
+    now = datetime.now(UTC)
+    if user is None and found.public_body is not None:
+        if found.public_until is None or now < found.public_until:
+            return web.Response(body=found.public_body, content_type="application/json")
+    online_window = timedelta(seconds=app[state.settings].online_window_s)
     document = documents.device_document(
-        device,
-        sensors,
-        now=datetime.now(UTC),
-        online_window=timedelta(seconds=app[state.settings].online_window_s),
-        is_owner=auth.is_owner(user, device),
+        found.row,
+        found.sensors,
+        now=now,
+        online_window=online_window,
+        is_owner=auth.is_owner(user, found.row),
     )
-    return core_web.json_response(document)
+    body = core_web.json_body(document)
+    if user is None:
+        found.public_body = body
+        found.public_until = documents.valid_until(found.row, now, online_window)
+    return web.Response(body=body, content_type="application/json")
 
 
 @routes.get("/health")

@@ -256,3 +256,14 @@ async def test_the_channel_names_each_device_written_in_notifications_that_fit(f
     assert sorted(named) == sorted(ids)
     assert max(len(p.split(",")) for p in payloads) <= 300
     assert len(payloads) == 3
+
+
+async def test_the_kept_anonymous_answer_is_never_the_owners(client, fleet):
+    device = fleet.devices[0]
+    path = f"/v0/devices/{device.id}"
+    assert (await kept_document(client, device.id))["mac_address"] == "[FILTERED]"
+    owner = {"Authorization": f"Bearer {fleet.access_token}"}
+    assert (await (await client.get(path, headers=owner)).json())["mac_address"] == (
+        device.mac_address
+    )
+    assert (await (await client.get(path)).json())["mac_address"] == "[FILTERED]"
