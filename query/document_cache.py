@@ -107,8 +107,8 @@ class DocumentCache:
     async def device(
         self, pool: storage_pool.Pool, device_id: int, *, fresh: bool = False
     ) -> Found:
-        """What `storage.devices.device` reads for `device_id`, kept or read on a connection of
-        `pool` (always read when `fresh`). Raises StorageUnavailable."""
+        """What `storage.devices.device` reads for `device_id` (a Kept), kept or read on a
+        connection of `pool` (always read when `fresh`). Raises StorageUnavailable."""
         self.requests += 1
 
         async def read() -> Found:

@@ -49,6 +49,15 @@ async def listen(
     """A connection LISTENing on `channel`: `on_change(payload)` runs at each notification,
     `on_lost` if the connection closes. Raises StorageUnavailable if the database cannot be
     reached within `timeout_s`."""
+    conn = await connect(db, channel, on_change, timeout_s=timeout_s)
+    conn.add_termination_listener(lambda *_: on_lost())
+    return conn
+
+
+async def connect(
+    db: DatabaseSettings, channel: str, on_change: Callable[[str], None], *, timeout_s: float
+) -> Connection:
+    """As `listen`, without telling anyone when the connection closes."""
     conn: Connection | None = None
     try:
         with errors.translated():
@@ -59,7 +68,6 @@ async def listen(
         if conn is not None:
             conn.terminate()
         raise
-    conn.add_termination_listener(lambda *_: on_lost())
     return conn
 
 

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any, LiteralString, NamedTuple
 
-from storage import errors
+from storage import errors, notifications
 from storage import pool as storage_pool
 from storage.config import DatabaseSettings
 from storage.queries import SQL
@@ -162,7 +162,9 @@ async def listen(
     """A connection LISTENing on CHANNEL: `on_change(payload)` runs at each notification,
     `on_lost` if the connection closes. Raises StorageUnavailable if the database cannot be
     reached within `timeout_s`, StorageError if it refuses us."""
-    opening = asyncio.ensure_future(_listening(db, on_change, timeout_s))
+    opening = asyncio.ensure_future(
+        notifications.connect(db, CHANNEL, on_change, timeout_s=timeout_s)
+    )
     try:
         conn = await asyncio.shield(opening)
     except asyncio.CancelledError:
@@ -173,22 +175,6 @@ async def listen(
             opening.result().terminate()
         raise
     conn.add_termination_listener(lambda *_: on_lost())
-    return conn
-
-
-async def _listening(
-    db: DatabaseSettings, on_change: Callable[[str], None], timeout_s: float
-) -> storage_pool.Connection:
-    conn: storage_pool.Connection | None = None
-    try:
-        with errors.translated():
-            async with asyncio.timeout(timeout_s):
-                conn = await storage_pool.connect(db)
-                await conn.add_listener(CHANNEL, lambda *args: on_change(args[-1]))
-    except BaseException:
-        if conn is not None:
-            conn.terminate()
-        raise
     return conn
 
 
