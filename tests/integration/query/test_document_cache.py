@@ -11,6 +11,7 @@ import pytest
 
 from query import state
 from storage import demo
+from storage.queries import SQL
 from tests.support import eventually
 
 
@@ -181,10 +182,13 @@ async def test_a_lost_listener_reads_every_document_until_it_listens_again(
     documents = documents_of(client)
     await kept_document(client, device.id)
     listens = documents.listens
+    # The listener's last statement is its LISTEN, or its heartbeat once one was sent.
     execute(
         database_dsn,
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND query ILIKE 'LISTEN%%sensorium_documents%%'",
+        " WHERE datname = current_database()"
+        " AND (query ILIKE 'LISTEN%%sensorium_documents%%' OR query = %s)",
+        SQL["listener_ping"],
     )
     # Changed while nobody may be listening: no notification will ever name it.
     execute(database_dsn, "UPDATE devices SET name = 'Unheard' WHERE id = %s", device.id)
