@@ -91,28 +91,33 @@ class Limiter:
     def check(self, key: str, now: float) -> Decision:
         """Count one request of `key` at time `now` (seconds, any monotonic origin)."""
         now_ns = round(now * _NS)
-        self._forget_rested(now_ns)
-        tat = max(self._tats.get(key, now_ns), now_ns)
-        new_tat = tat + self._interval
-        ahead = new_tat - now_ns
+        tats = self._tats
+        if tats:
+            self._forget_rested(tats, now_ns)
+        tat = tats.get(key, now_ns)
+        if tat < now_ns:
+            tat = now_ns
+        ahead = tat + self._interval - now_ns
         if ahead > self._horizon:
-            if key in self._tats:
-                self._tats.move_to_end(key)
+            if key in tats:
+                tats.move_to_end(key)
             return Decision(False, 0, (tat - now_ns) / _NS, (ahead - self._horizon) / _NS)
-        self._tats[key] = new_tat
-        self._tats.move_to_end(key)
-        if len(self._tats) > self.max_keys:
-            self._tats.popitem(last=False)
+        tats[key] = tat + self._interval
+        tats.move_to_end(key)
+        if len(tats) > self.max_keys:
+            tats.popitem(last=False)
         return Decision(True, (self._horizon - ahead) // self._interval, ahead / _NS, 0.0)
 
-    def _forget_rested(self, now_ns: int) -> None:
+    @staticmethod
+    def _forget_rested(tats: OrderedDict[str, int], now_ns: int) -> None:
+        """Forget up to _SWEEP_PER_CALL least recently seen keys whose TAT has passed."""
         for _ in range(_SWEEP_PER_CALL):
-            if not self._tats:
-                return
-            key, tat = next(iter(self._tats.items()))
+            key, tat = next(iter(tats.items()))
             if tat > now_ns:
                 return
-            del self._tats[key]
+            del tats[key]
+            if not tats:
+                return
 
 
 def headers(policy: Policy, decision: Decision) -> dict[str, str]:

@@ -19,7 +19,6 @@ model with `Retry-After`.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import ipaddress
 import logging
@@ -36,6 +35,7 @@ from core.web import Handler
 logger = logging.getLogger(__name__)
 
 _REPORT_EVERY_S = 60.0
+_PEERS_KEPT = 4096
 UNLIMITED_PATHS = frozenset({"/health", "/ready", "/openapi.json"})
 _CREDENTIAL_PARAMETER = "access_token"
 
@@ -84,13 +84,26 @@ class Throttle:
         self._both_described = f"{self.quota.policy.describe()}, {self.ceiling.policy.describe()}"
         self._ceiling_described = self.ceiling.policy.describe()
         self.trusted = tuple(ipaddress.ip_network(n) for n in config.trusted_proxies)
+        # A service sees few distinct peers (nginx, or its clients), and parsing one, checking it
+        # against the trusted proxies and writing its key cost more than the rest of the limiter:
+        # each peer's key, and whether it is a trusted proxy, are remembered (a few thousand).
+        self._peers: dict[str | None, tuple[str, bool]] = {}
         self.refused = 0  # since start
         self._unreported = 0
         self._reported_at = -math.inf
 
     def client(self, request: web.Request) -> Client:
         """The client of `request` (see the module docstring)."""
-        return Client(client_ip(request, self.trusted), credential_hash(request))
+        remote = request.remote
+        peer = self._peers.get(remote)
+        if peer is None:
+            if len(self._peers) >= _PEERS_KEPT:
+                self._peers.clear()
+            peer = self._peers[remote] = _peer(remote, self.trusted)
+        ip, behind_proxy = peer
+        if behind_proxy:
+            ip = _reported(request, self.trusted) or ip
+        return Client(ip, credential_hash(request))
 
     def check(self, request: web.Request) -> None:
         """Count `request`; remember the headers to send, or raise TooManyRequests."""
@@ -198,26 +211,27 @@ def credential_hash(request: web.Request) -> str | None:
 
 def client_ip(request: web.Request, trusted: tuple[Network, ...]) -> str:
     """The client's address as a key: the peer's, or what a trusted proxy says it is."""
-    remote = request.remote
-    peer, behind_proxy = _peer(remote, trusted)
-    if peer is None:
-        return remote or "unknown"
+    ip, behind_proxy = _peer(request.remote, trusted)
     if behind_proxy:
-        reported = _address(request.headers.get("X-Real-IP"))
-        if reported is None:
-            reported = _forwarded_for(request.headers.getall("X-Forwarded-For", []), trusted)
-        if reported is not None:
-            return _key(reported)
-    return _key(peer)
+        return _reported(request, trusted) or ip
+    return ip
 
 
-# A service sees few distinct peers (nginx, or its clients), and parsing one, checking it against
-# the trusted proxies and writing its key cost more than the rest of the limiter: remember them.
-@functools.lru_cache(maxsize=4096)
-def _peer(remote: str | None, trusted: tuple[Network, ...]) -> tuple[Address | None, bool]:
-    """The peer's address (None if `remote` is none) and whether it is a trusted proxy."""
+def _peer(remote: str | None, trusted: tuple[Network, ...]) -> tuple[str, bool]:
+    """The peer's key (its address, or `remote` as it is if that is none) and whether it is a
+    trusted proxy."""
     peer = _address(remote)
-    return peer, peer is not None and any(peer in network for network in trusted)
+    if peer is None:
+        return remote or "unknown", False
+    return _key(peer), any(peer in network for network in trusted)
+
+
+def _reported(request: web.Request, trusted: tuple[Network, ...]) -> str | None:
+    """The key of the client a trusted proxy reports, if it reports one that can be read."""
+    reported = _address(request.headers.get("X-Real-IP"))
+    if reported is None:
+        reported = _forwarded_for(request.headers.getall("X-Forwarded-For", []), trusted)
+    return None if reported is None else _key(reported)
 
 
 def _address(text: str | None) -> Address | None:
@@ -245,7 +259,6 @@ def _forwarded_for(values: list[str], trusted: tuple[Network, ...]) -> Address |
     return None
 
 
-@functools.lru_cache(maxsize=4096)
 def _key(address: Address) -> str:
     if isinstance(address, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((address, 64), strict=False))

@@ -16,7 +16,9 @@ HTTP never does (browsers ignore it there, and it would pin a site that has no T
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import logging
+import os
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
@@ -34,6 +36,29 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 request_id_key = web.RequestKey("request_id", str)
 # An inbound id is echoed only if it is this plain, so it cannot inject into headers or logs.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+class _RequestIds:
+    """Unique request ids: 32 hex digits, a random prefix of this process and a counter.
+
+    An id names a request in logs and answers; it guards nothing, so it need not be
+    unpredictable, and counting costs far less than asking the kernel for random bytes on every
+    request. A forked child takes a prefix of its own.
+    """
+
+    def __init__(self) -> None:
+        self._restart()
+        os.register_at_fork(after_in_child=self._restart)
+
+    def _restart(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+_request_ids = _RequestIds()
 
 HSTS = "max-age=31536000; includeSubDomains"
 CORS = {
@@ -143,8 +168,8 @@ _HTTP_TO_API: dict[int, type[errors.ApiError]] = {
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give every response an `X-Request-ID` and turn every failure into the error model."""
-    incoming = request.headers.get("X-Request-ID", "")
-    request_id = incoming if _REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
+    incoming = request.headers.get("X-Request-ID")
+    request_id = incoming if incoming and _REQUEST_ID.fullmatch(incoming) else _request_ids.next()
     request[request_id_key] = request_id
     try:
         preflight = _preflight(request)
@@ -188,17 +213,21 @@ def install(app: web.Application, trusted_proxies: Iterable[str]) -> None:
 
 async def _add_headers(request: web.Request, response: web.StreamResponse) -> None:
     headers = response.headers
-    if "X-Request-ID" not in headers and request_id_key in request:
-        headers["X-Request-ID"] = request[request_id_key]
+    if "X-Request-ID" not in headers:
+        request_id = request.get(request_id_key)
+        if request_id is not None:
+            headers["X-Request-ID"] = request_id
     headers["X-Content-Type-Options"] = "nosniff"
     headers.update(CORS)
-    headers.popall("Access-Control-Allow-Credentials", None)
-    if over_tls(request, request.app.get(_trusted_key, ())):
+    if "Access-Control-Allow-Credentials" in headers:
+        headers.popall("Access-Control-Allow-Credentials")
+    if over_tls(request):
         headers["Strict-Transport-Security"] = HSTS
 
 
-def over_tls(request: web.Request, trusted: tuple[Network, ...]) -> bool:
-    """Whether the client reached us over TLS: directly, or as a trusted proxy reports."""
+def over_tls(request: web.Request, trusted: tuple[Network, ...] | None = None) -> bool:
+    """Whether the client reached us over TLS: directly, or as a trusted proxy (default: the
+    app's) reports."""
     return request.secure or forwarded_scheme(request, trusted) == "https"
 
 
@@ -208,7 +237,10 @@ def forwarded_scheme(
     """The scheme (`http` or `https`) a trusted proxy says the client used, in
     `X-Forwarded-Proto`; None when there is none or the peer is not one of `trusted` (default:
     the app's, as `install` set them)."""
-    proto = request.headers.get("X-Forwarded-Proto", "").split(",", 1)[0].strip().lower()
+    forwarded = request.headers.get("X-Forwarded-Proto")
+    if not forwarded:
+        return None
+    proto = forwarded.split(",", 1)[0].strip().lower()
     if proto not in ("http", "https"):
         return None
     if trusted is None:

@@ -41,8 +41,10 @@ class NotAcceptable(errors.ApiError):
 @web.middleware
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Check the version asked for, `pretty` and `callback`; then reshape the JSON answer."""
-    pretty = _pretty(request)
-    callback = _callback(request)
+    if request.query_string:
+        pretty, callback = _pretty(request), _callback(request)
+    else:
+        pretty, callback = False, None
     _check_version(request)
     try:
         response = await handler(request)
@@ -71,7 +73,7 @@ def public_url(request: web.Request) -> URL:
 
 def _pretty(request: web.Request) -> bool:
     value = request.query.get("pretty", "").lower()
-    if value not in _TRUE + _FALSE:
+    if value not in _TRUE and value not in _FALSE:
         raise _bad("pretty", "pretty must be true or false")
     return value in _TRUE
 
@@ -90,7 +92,9 @@ def _callback(request: web.Request) -> str | None:
 
 
 def _check_version(request: web.Request) -> None:
-    for media_range in request.headers.getall("Accept", []):
+    if "Accept" not in request.headers:
+        return
+    for media_range in request.headers.getall("Accept"):
         for entry in media_range.split(","):
             media_type, *params = (part.strip() for part in entry.split(";"))
             if media_type.lower() != VENDOR_TYPE:
