@@ -93,7 +93,8 @@ class Throttle:
         self._reported_at = -math.inf
 
     def client(self, request: web.Request) -> Client:
-        """The client of `request` (see the module docstring)."""
+        """The client of `request`: the peer, or the client a trusted proxy reports, and the
+        hash of its credential material (see the module docstring)."""
         remote = request.remote
         peer = self._peers.get(remote)
         if peer is None:
@@ -207,14 +208,6 @@ def credential_hash(request: web.Request) -> str | None:
     if not any(parts):
         return None
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
-
-
-def client_ip(request: web.Request, trusted: tuple[Network, ...]) -> str:
-    """The client's address as a key: the peer's, or what a trusted proxy says it is."""
-    ip, behind_proxy = _peer(request.remote, trusted)
-    if behind_proxy:
-        return _reported(request, trusted) or ip
-    return ip
 
 
 def _peer(remote: str | None, trusted: tuple[Network, ...]) -> tuple[str, bool]:
