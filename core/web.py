@@ -196,8 +196,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             extra={"action": "unhandled_error", "request_id": request_id},
         )
         response = error_response(errors.InternalError(), request_id)
+    # The rest of the module docstring's headers are added as the answer is prepared
+    # (`install`), streamed answers included.
     response.headers["X-Request-ID"] = request_id
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
