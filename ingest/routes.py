@@ -10,7 +10,7 @@ from ingest import handlers
 def add_routes(app: web.Application) -> None:
     """Register every route of the gateway on `app`."""
     router = app.router
-    router.add_post(r"/v0/devices/{device_id:\d+}/readings", handlers.post_readings)
+    router.add_post(r"/v0/devices/{device_id:[0-9]+}/readings", handlers.post_readings)
     # SCK 1.x firmware: data in headers, by PUT (1.1), POST or GET, with or without /v0.
     for path in ("/v0/add", "/add"):
         for method in ("GET", "POST", "PUT"):

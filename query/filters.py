@@ -27,7 +27,7 @@ MAX_SORT_KEYS = 3
 SORT_KEYS = frozenset({"sort", "s", "sorts"})
 
 _KEY = re.compile(r"q\[([A-Za-z0-9_]{1,64})\](\[\])?")
-_INT = re.compile(r"-?\d{1,18}")
+_INT = re.compile(r"-?[0-9]{1,18}")  # ASCII digits: "\d" is any script's
 _BY_LENGTH = sorted(listings.PREDICATES, key=len, reverse=True)
 
 

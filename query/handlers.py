@@ -8,24 +8,17 @@ from aiohttp import web
 
 from core import errors
 from core import web as core_web
-from query import auth, documents, state
+from query import auth, documents, paths, state
 from storage import errors as storage_errors
 
 routes = web.RouteTableDef()
-
-
-def _device_id(request: web.Request) -> int:
-    raw = request.match_info["device_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise errors.NotFound(f"Couldn't find Device with 'id'={raw[:40]}", code="device_not_found")
-    return int(raw)
 
 
 @routes.get("/v0/devices/{device_id}")
 async def get_device(request: web.Request) -> web.Response:
     """One device with its sensors and their latest readings: kept in memory while changes to
     them are followed (query/document_cache.py), read afresh for `Cache-Control: no-cache`."""
-    device_id = _device_id(request)
+    device_id = paths.device_id(request)
     app = request.app
     fresh = "no-cache" in request.headers.get("Cache-Control", "")
     try:
@@ -34,9 +27,7 @@ async def get_device(request: web.Request) -> web.Response:
     except storage_errors.StorageUnavailable as exc:
         raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
     if found is None or not auth.can_see(user, found.row):
-        raise errors.NotFound(
-            f"Couldn't find Device with 'id'={device_id}", code="device_not_found"
-        )
+        raise paths.device_not_found(device_id)
     now = datetime.now(UTC)
     if user is None and found.public_body is not None:
         if found.public_until is None or now < found.public_until:

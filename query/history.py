@@ -43,7 +43,7 @@ from aiohttp import web
 
 from core import errors
 from core import web as core_web
-from query import auth, export, history_params, history_times, rollup, state
+from query import auth, export, history_params, history_times, paths, rollup, state
 from storage import errors as storage_errors
 from storage import history
 from storage.pool import Connection
@@ -57,7 +57,7 @@ routes = web.RouteTableDef()
 @routes.get("/v0/devices/{device_id}/readings")
 async def get_readings(request: web.Request) -> web.StreamResponse:
     """A device's readings history: JSON, or a CSV / NDJSON stream."""
-    device_id = _device_id(request)
+    device_id = paths.device_id(request)
     params = history_params.parse(request.query, datetime.now(UTC))
     _check_intervals(params)
     try:
@@ -84,17 +84,6 @@ async def _export(
     if not complete:
         export.cut_short(request)
     return response
-
-
-def _device_id(request: web.Request) -> int:
-    raw = request.match_info["device_id"]
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise _not_found(raw[:40])
-    return int(raw)
-
-
-def _not_found(device_id: object) -> errors.NotFound:
-    return errors.NotFound(f"Couldn't find Device with 'id'={device_id}", code="device_not_found")
 
 
 def _check_intervals(params: history_params.HistoryParams) -> None:
@@ -124,7 +113,7 @@ async def _readable_series(
         conn, device_id, sensor_ids=params.sensor_ids, keys=params.sensor_keys
     )
     if found is None or not auth.can_see(user, found[0]._asdict()):
-        raise _not_found(device_id)
+        raise paths.device_not_found(device_id)
     return found
 
 

@@ -28,6 +28,7 @@ from query import (
     filters,
     openapi,
     pagination,
+    paths,
     search,
     state,
 )
@@ -194,7 +195,7 @@ async def _one(
     document: Callable[[Any], dict[str, Any]],
 ) -> web.Response:
     raw = request.match_info["id"]
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+    if not paths.is_id(raw, 9):
         raise errors.NotFound(f"Couldn't find {what} with 'id'={raw[:40]}", code="not_found")
     criteria = listings.Criteria([listings.Condition("id", "eq", int(raw))], limit=1)
     async with _connection(request) as conn:

@@ -33,7 +33,7 @@ from aiohttp import web
 
 from core import errors, tokens
 from core import web as core_web
-from query import auth, documents, forms, state
+from query import auth, documents, forms, paths, state
 from storage import devices, registry
 from storage import errors as storage_errors
 from storage.pool import Connection
@@ -137,7 +137,7 @@ async def create_device(request: web.Request) -> web.Response:
 @routes.patch("/v0/devices/{device_id}")
 async def update_device(request: web.Request) -> web.Response:
     """Change the WRITABLE fields a body names (owner or admin)."""
-    device_id = _device_id(request)
+    device_id = paths.device_id(request)
     user = await _signed_in(request)
     # Read before the transaction, judged after the authorization: a 403 or 404 comes first.
     body: dict[str, Any] | errors.ApiError
@@ -164,7 +164,7 @@ async def update_device(request: web.Request) -> web.Response:
 @routes.delete("/v0/devices/{device_id}")
 async def delete_device(request: web.Request) -> web.Response:
     """Delete a device (owner or admin): it disappears at once, its data is purged later."""
-    device_id = _device_id(request)
+    device_id = paths.device_id(request)
     user = await _signed_in(request)
     async with _transaction(request) as conn:
         await _writable_device(conn, device_id, user)
@@ -176,7 +176,7 @@ async def delete_device(request: web.Request) -> web.Response:
 @routes.post("/v0/devices/{device_id}/token")
 async def rotate_token(request: web.Request) -> web.Response:
     """Give the device a new token (owner or admin), shown this once; the old one stops working."""
-    device_id = _device_id(request)
+    device_id = paths.device_id(request)
     user = await _signed_in(request)
     token = tokens.new_token()
     async with _transaction(request) as conn:
@@ -202,23 +202,12 @@ async def _writable_device(conn: Connection, device_id: int, user: auth.User) ->
     """The device, locked for this transaction, if `user` may change it; else 404 or 403."""
     device = await registry.editable(conn, device_id)
     if device is None or not auth.can_see(user, device):
-        raise _not_found(device_id)
+        raise paths.device_not_found(device_id)
     if not auth.is_owner(user, device):
         raise errors.Forbidden(
             "Only the device's owner or an admin may change it.", code="not_your_device"
         )
     return device
-
-
-def _device_id(request: web.Request) -> int:
-    raw = request.match_info["device_id"]
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise _not_found(raw[:40])
-    return int(raw)
-
-
-def _not_found(device_id: object) -> errors.NotFound:
-    return errors.NotFound(f"Couldn't find Device with 'id'={device_id}", code="device_not_found")
 
 
 # Bodies ----------------------------------------------------------------------------------------
@@ -338,7 +327,7 @@ def _mac(value: Any) -> str:
 def _kit_id(value: Any) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and paths.is_id(value.strip(), 10):
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
         raise ValueError("must be the id of a kit")
@@ -458,7 +447,7 @@ async def _document_on(
 ) -> dict[str, Any]:
     found = await devices.device(conn, device_id)
     if found is None:  # deleted by a concurrent request
-        raise _not_found(device_id)
+        raise paths.device_not_found(device_id)
     device, sensors = found
     return documents.device_document(
         device,

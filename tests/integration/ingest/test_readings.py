@@ -154,6 +154,16 @@ async def test_unknown_and_deleted_devices_are_not_found(client, world, which):
     assert (await response.json())["id"] == "record_not_found"
 
 
+async def test_a_device_id_in_digits_of_another_script_is_not_found(client, world, db_pool):
+    # The device's own id written in Arabic-Indic digits, which Python's int() reads.
+    arabic = str(world.device_id).translate({ord("0") + d: 0x0660 + d for d in range(10)})
+    assert int(arabic) == world.device_id
+    response = await post(client, arabic, body(entry(temp=1)), world.device_token)
+    assert response.status == 404
+    assert (await response.json())["id"] == "record_not_found"
+    assert await staged(db_pool) == []
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

@@ -82,7 +82,10 @@ async def test_latest_and_previous_readings_are_injected(client, fleet, db_pool)
     assert body["data"]["recorded_at"] == "2024-05-01T12:00:00Z"
 
 
-@pytest.mark.parametrize("path", ["/v0/devices/999999", "/v0/devices/abc", "/v0/devices/-1"])
+# "²" is a digit to str.isdigit but not to int(): it was a 500.
+@pytest.mark.parametrize(
+    "path", ["/v0/devices/999999", "/v0/devices/abc", "/v0/devices/-1", "/v0/devices/%C2%B2"]
+)
 async def test_unknown_devices_are_404_in_the_error_model(client, fleet, path):
     response = await client.get(path)
     assert response.status == 404
@@ -91,6 +94,17 @@ async def test_unknown_devices_are_404_in_the_error_model(client, fleet, path):
     assert body["object"] == "error"
     assert body["code"] == "device_not_found"
     assert body["request_id"] == response.headers["X-Request-ID"]
+
+
+async def test_a_device_has_one_address_in_ascii_digits(client, fleet):
+    device = fleet.devices[1].id
+    # Its id in Arabic-Indic digits, which Python's int() reads as the same number.
+    arabic = str(device).translate({ord("0") + d: 0x0660 + d for d in range(10)})
+    assert int(arabic) == device
+    assert (await client.get(f"/v0/devices/{device}")).status == 200
+    response = await client.get(f"/v0/devices/{arabic}")
+    assert response.status == 404
+    assert (await response.json())["code"] == "device_not_found"
 
 
 async def test_private_devices_are_hidden_from_anonymous_readers(client, fleet, db_pool):

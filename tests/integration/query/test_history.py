@@ -488,7 +488,7 @@ async def test_private_devices_readings_are_only_for_their_owner(client, fleet, 
     assert bad.status == 401
 
 
-@pytest.mark.parametrize("device", ["999999", "abc", "-1", "\uff11\uff12"])
+@pytest.mark.parametrize("device", ["999999", "abc", "-1", "\uff11\uff12", "\u00b2"])
 async def test_unknown_devices_are_404(client, fleet, device):
     response = await client.get(f"/v0/devices/{device}/readings?sensor_id=55&rollup=1h")
     assert response.status == 404

@@ -200,6 +200,22 @@ async def test_invalid_fields_are_a_422_naming_each(client, people, db_pool, fie
         assert await conn.fetchval("SELECT count(*) FROM devices") == 0
 
 
+# Digits of other scripts are no kit id: "٢٦" was kit 26, and "²" a message from int().
+@pytest.mark.parametrize("kit_id", ["\u0662\u0666", "\u00b2"])
+async def test_a_kit_id_in_a_string_is_ascii_digits(client, people, db_pool, kit_id):
+    body = {"name": "Balcony", "mac_address": "02:00:00:00:aa:01", "kit_id": kit_id}
+    response = await client.post("/v0/devices", json=body, headers=people.owner)
+    assert response.status == 422, await response.text()
+    assert (await response.json())["message"] == (
+        "The device is not valid: kit_id must be the id of a kit"
+    )
+    async with db_pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM devices") == 0
+    # The ASCII spelling of the same id is a kit.
+    body["kit_id"] = str(SCK_2_1)
+    assert (await client.post("/v0/devices", json=body, headers=people.owner)).status == 201
+
+
 async def test_a_mac_address_belongs_to_one_live_device(client, people):
     first = await _create(client, people.owner, mac_address="02:00:00:00:aa:01")
     response = await client.post(
@@ -301,6 +317,11 @@ async def test_who_may_edit(client, people):
         await client.patch("/v0/devices/999999", json=change, headers=people.admin)
     ).status == 404
     assert (await client.patch("/v0/devices/nope", json=change, headers=people.admin)).status == 404
+    for other_digits in ("%C2%B2", "%D9%A1%D9%A2"):  # "²", and "١٢" (12) in Arabic-Indic digits
+        path = f"/v0/devices/{other_digits}"
+        answer = await client.patch(path, json=change, headers=people.admin)
+        assert answer.status == 404
+        assert (await answer.json())["code"] == "device_not_found"
 
 
 @pytest.mark.parametrize(
