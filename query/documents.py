@@ -50,6 +50,34 @@ def valid_until(
     return min(moments, default=None)
 
 
+def system_tags(device: Mapping[str, Any], device_status: str, now: datetime) -> list[str]:
+    """Exposure, `online`/`offline` once the device posted, `new` in its first week; sorted."""
+    tags = [t for t in (device["exposure"], device_status if device_status != "new" else None) if t]
+    if now - device["created_at"] < NEW_DEVICE_AGE:
+        tags.append("new")
+    return sorted(tags)
+
+
+def device_location(
+    device: Mapping[str, Any], latitude: float | None, longitude: float | None
+) -> dict[str, Any]:
+    """A device's `location` at `latitude`, `longitude` (rounded for others, or its own)."""
+    return {
+        "exposure": device["exposure"],
+        "elevation": device["elevation"],
+        "latitude": latitude,
+        "longitude": longitude,
+        "geohash": (
+            geo.geohash(latitude, longitude)
+            if latitude is not None and longitude is not None
+            else None
+        ),
+        "city": device["city"],
+        "country_code": device["country_code"],
+        "country": None,
+    }
+
+
 def state(device: Mapping[str, Any]) -> str:
     """The current API's device state."""
     if device["last_reading_at"] is not None:
@@ -102,24 +130,8 @@ def device_document(
     precise = bool(device["precise_location"]) or is_owner
     latitude = geo.public_coordinate(device["latitude"], precise)
     longitude = geo.public_coordinate(device["longitude"], precise)
-    location = {
-        "exposure": device["exposure"],
-        "elevation": device["elevation"],
-        "latitude": latitude,
-        "longitude": longitude,
-        "geohash": (
-            geo.geohash(latitude, longitude)
-            if latitude is not None and longitude is not None
-            else None
-        ),
-        "city": device["city"],
-        "country_code": device["country_code"],
-        "country": None,
-    }
+    location = device_location(device, latitude, longitude)
     device_status = status(device, now, online_window)
-    tags = [t for t in (device["exposure"], device_status if device_status != "new" else None) if t]
-    if now - device["created_at"] < NEW_DEVICE_AGE:
-        tags.append("new")
     return {
         "id": device["id"],
         "uuid": str(device["uuid"]),
@@ -127,7 +139,7 @@ def device_document(
         "description": device["description"],
         "state": state(device),
         "status": device_status,
-        "system_tags": sorted(tags),
+        "system_tags": system_tags(device, device_status, now),
         "user_tags": list(device["user_tags"]),
         "last_reading_at": device["last_reading_at"],
         "added_at": device["created_at"],

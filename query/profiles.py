@@ -35,7 +35,6 @@ READ_ONLY = frozenset(
         "refresh_token", "api_key", "api_keys", "is_test", "admin",
     }
 )  # fmt: skip
-NEW_DEVICE_AGE = timedelta(days=7)
 
 
 def unexpected(given: Iterable[str], allowed: Iterable[str]) -> dict[str, list[str]]:
@@ -153,35 +152,19 @@ def device_entry(
     latitude = geo.public_coordinate(device["latitude"], precise)
     longitude = geo.public_coordinate(device["longitude"], precise)
     status = documents.status(device, now, online_window)
-    tags = [t for t in (device["exposure"], status if status != "new" else None) if t]
-    if now - device["created_at"] < NEW_DEVICE_AGE:
-        tags.append("new")
     return {
         "id": device["id"],
         "uuid": str(device["uuid"]),
         "mac_address": device["mac_address"] if owner else documents.FILTERED,
         "name": device["name"],
         "description": device["description"],
-        "location": {
-            "exposure": device["exposure"],
-            "elevation": device["elevation"],
-            "latitude": latitude,
-            "longitude": longitude,
-            "geohash": (
-                geo.geohash(latitude, longitude)
-                if latitude is not None and longitude is not None
-                else None
-            ),
-            "city": device["city"],
-            "country_code": device["country_code"],
-            "country": None,
-        },
+        "location": documents.device_location(device, latitude, longitude),
         "latitude": latitude,
         "longitude": longitude,
         "kit_id": device["kit_id"],
         "state": documents.state(device),
         "status": status,
-        "system_tags": sorted(tags),
+        "system_tags": documents.system_tags(device, status, now),
         "user_tags": list(device["user_tags"]),
         "is_private": device["is_private"],
         "last_reading_at": documents.timestamp(device["last_reading_at"]),

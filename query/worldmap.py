@@ -86,7 +86,7 @@ def map_entry(
         "data": _data(device),
         "added_at": device["created_at"],
         "state": documents.state(device),
-        "system_tags": system_tags(device, status, now),
+        "system_tags": documents.system_tags(device, status, now),
         "user_tags": _json(device["user_tags"]),
         "last_reading_at": device["last_reading_at"],
         "location": {
@@ -104,14 +104,6 @@ def map_entry(
         # documents' hardware block, shared with the device document.
         "hardware": documents.hardware(device),
     }
-
-
-def system_tags(device: Mapping[str, Any], status: str, now: datetime) -> list[str]:
-    """Exposure, `online`/`offline` once the device posted, `new` in its first week; sorted."""
-    tags = [tag for tag in (device["exposure"], status if status != "new" else None) if tag]
-    if now - device["created_at"] < documents.NEW_DEVICE_AGE:
-        tags.append("new")
-    return sorted(tags)
 
 
 def _data(device: Mapping[str, Any]) -> dict[str, Any]:
