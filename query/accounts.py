@@ -31,7 +31,7 @@ from core import errors, passwords, tokens
 from core import web as core_web
 from query import auth, documents, forms, mailer, outbox, profiles, signin, state
 from query.accounts_config import AccountSettings
-from query.users import connection, live_only, signed_in
+from query.users import live_only, signed_in
 from storage import accounts, users
 from storage.models import Account, ApiKey, StoredCredential
 from storage.pool import Connection
@@ -79,7 +79,7 @@ async def sign_in(request: web.Request) -> web.Response:
             "username (or email) and password are required", code="invalid_request", fields=fields
         )
     settings = _settings(request)
-    async with connection(request) as conn:
+    async with state.connection(request) as conn:
         account = await signin.sign_in(conn, login, password)
         if account is None:
             raise errors.Unauthorized("Invalid username or password", code="invalid_credentials")
@@ -102,7 +102,7 @@ async def sign_in(request: web.Request) -> web.Response:
 @routes.delete("/v0/sessions")
 async def sign_out(request: web.Request) -> web.Response:
     """Revoke the access token presented, and the refresh tokens issued with it."""
-    async with connection(request) as conn:
+    async with state.connection(request) as conn:
         session = await signed_in(request, conn)
         stored = session.credential
         if stored is None or stored.kind != "access":
@@ -123,7 +123,7 @@ async def oauth_token(request: web.Request) -> web.Response:
     """RFC 6749 token endpoint: the `password` and `refresh_token` grants."""
     params = await forms.body(request)
     grant = _oauth_param(params, "grant_type")
-    async with connection(request) as conn:
+    async with state.connection(request) as conn:
         if grant == "password":
             user_id = await _password_grant(conn, params)
             family = uuid.uuid4()
@@ -142,7 +142,7 @@ async def oauth_revoke(request: web.Request) -> web.Response:
     """RFC 7009: revoke an access or refresh token; the answer is 200 whatever it was."""
     params = await forms.body(request)
     token = _oauth_param(params, "token")
-    async with connection(request) as conn:
+    async with state.connection(request) as conn:
         stored = await auth.stored_credential(conn, token)
         if stored is not None and stored.kind in ("access", "refresh"):
             await _revoke(conn, stored)
@@ -158,7 +158,7 @@ async def validate_token(request: web.Request) -> web.Response:
         raise forms.bad("token", "token is required")
     valid = False
     if len(token) <= request_credentials.MAX_TOKEN_CHARS:
-        async with connection(request) as conn:
+        async with state.connection(request) as conn:
             stored = await auth.live_credential(conn, token)
         valid = stored is not None and stored.kind in ("access", "refresh", "api_key")
     return core_web.json_response({"valid": valid}, headers=NO_STORE)
@@ -269,7 +269,7 @@ async def create_api_key(request: web.Request) -> web.Response:
     new = accounts.NewToken(
         tokens.hash_token(key), "api_key", is_test=mode == "test", label=label, last_four=key[-4:]
     )
-    async with connection(request) as conn:
+    async with state.connection(request) as conn:
         session = await signed_in(request, conn)
         live_only(session.user)
         issued = (await accounts.issue(conn, session.user.id, [new]))[0]
@@ -284,7 +284,7 @@ async def create_api_key(request: web.Request) -> web.Response:
 @routes.get("/v0/me/api_keys")
 async def list_api_keys(request: web.Request) -> web.Response:
     """The signed-in user's API keys, without the keys."""
-    async with connection(request) as conn:
+    async with state.connection(request) as conn:
         session = await signed_in(request, conn)
         live_only(session.user)
         keys = await accounts.api_keys(conn, session.user.id)
@@ -295,7 +295,7 @@ async def list_api_keys(request: web.Request) -> web.Response:
 async def revoke_api_key(request: web.Request) -> web.Response:
     """Revoke one of the signed-in user's API keys (another user's is a 404)."""
     raw = request.match_info["key_id"]
-    async with connection(request) as conn:
+    async with state.connection(request) as conn:
         session = await signed_in(request, conn)
         live_only(session.user)
         found = None
@@ -332,7 +332,7 @@ async def request_password_reset(request: web.Request) -> web.Response:
     )
     if login is None:
         raise forms.bad("email", "username or email is required")
-    async with connection(request) as conn:
+    async with state.connection(request) as conn:
         account = await users.by_login(conn, login)
         if account is not None and account.email:
             await _send_reset(request, conn, account.id, account.email)
@@ -343,7 +343,7 @@ async def request_password_reset(request: web.Request) -> web.Response:
 async def get_password_reset(request: web.Request) -> web.Response:
     """The user a live reset token belongs to (as anyone may see them); else 404."""
     token = request.match_info["token"]
-    async with connection(request) as conn:
+    async with state.connection(request) as conn:
         user_id = await accounts.reset_user(conn, tokens.hash_token(token))
         account = await users.by_id(conn, user_id) if user_id is not None else None
         if account is None:
@@ -360,11 +360,11 @@ async def use_password_reset(request: web.Request) -> web.Response:
     if "password" not in params:
         raise profiles.invalid({"password": ["can't be blank"]})
     password = profiles.checked(params, ("password",))["password"] or ""
-    async with connection(request) as conn:
+    async with state.connection(request) as conn:
         if await accounts.reset_user(conn, token_hash) is None:
             raise _reset_not_found()
     password_hash = await asyncio.to_thread(passwords.hash_password, password)
-    async with connection(request) as conn:
+    async with state.connection(request) as conn:
         user_id = await accounts.reset_password(conn, token_hash, password_hash)
         account = await users.by_id(conn, user_id) if user_id is not None else None
         if account is None:

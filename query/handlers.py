@@ -9,7 +9,6 @@ from aiohttp import web
 from core import errors
 from core import web as core_web
 from query import auth, documents, paths, state
-from storage import errors as storage_errors
 
 routes = web.RouteTableDef()
 
@@ -21,11 +20,9 @@ async def get_device(request: web.Request) -> web.Response:
     device_id = paths.device_id(request)
     app = request.app
     fresh = "no-cache" in request.headers.get("Cache-Control", "")
-    try:
+    with state.unavailable():
         user = await auth.pooled_user(request, app[state.db_pool])
         found = await app[state.documents].device(app[state.db_pool], device_id, fresh=fresh)
-    except storage_errors.StorageUnavailable as exc:
-        raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
     if found is None or not auth.can_see(user, found.row):
         raise paths.device_not_found(device_id)
     now = datetime.now(UTC)

@@ -44,7 +44,6 @@ from aiohttp import web
 from core import errors
 from core import web as core_web
 from query import auth, export, history_params, history_times, paths, rollup, state
-from storage import errors as storage_errors
 from storage import history
 from storage.pool import Connection
 
@@ -60,14 +59,12 @@ async def get_readings(request: web.Request) -> web.StreamResponse:
     device_id = paths.device_id(request)
     params = history_params.parse(request.query, datetime.now(UTC))
     _check_intervals(params)
-    try:
+    with state.unavailable():
         if params.format != "json":
             return await _export(request, device_id, params)
         async with request.app[state.db_pool].acquire() as conn:
             device, sensors = await _readable_series(request, conn, device_id, params)
             series = [await _series(conn, device.id, sensor, params) for sensor in sensors]
-    except storage_errors.StorageUnavailable as exc:
-        raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
     if params.several:
         return core_web.json_response(
             {"device_id": device.id, "series": series}, fractional_seconds=True

@@ -8,10 +8,9 @@ devices only for live credentials; search finds devices by the same rule.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,7 +31,6 @@ from query import (
     search,
     state,
 )
-from storage import errors as storage_errors
 from storage import listings
 from storage.pool import Connection
 
@@ -54,7 +52,7 @@ async def list_devices(request: web.Request) -> web.Response:
     tags = _tags(request.query)
     now = datetime.now(UTC)
     window = timedelta(seconds=request.app[state.settings].online_window_s)
-    async with _connection(request) as conn:
+    async with state.connection(request) as conn:
         user = await auth.current_user(request, conn)
         reader = _reader(user)
         tagged = listings.Tagged(tags, now, window) if tags else None
@@ -120,7 +118,7 @@ async def search_all(request: web.Request) -> web.Response:
     """Users and the devices the reader may see matching `q`."""
     text = search.search_text(request.query)
     page = pagination.requested(request.query)
-    async with _connection(request) as conn:
+    async with state.connection(request) as conn:
         reader = _reader(await auth.current_user(request, conn))
         found = await listings.search(
             conn, text, reader=reader, limit=page.per_page, offset=page.offset
@@ -164,16 +162,6 @@ async def openapi_document(request: web.Request) -> web.Response:
     return web.Response(body=openapi.DOCUMENT_BYTES, content_type="application/json")
 
 
-@contextlib.asynccontextmanager
-async def _connection(request: web.Request) -> AsyncIterator[Connection]:
-    """A pooled connection; an unreachable database is a 503."""
-    try:
-        async with request.app[state.db_pool].acquire() as conn:
-            yield conn
-    except storage_errors.StorageUnavailable as exc:
-        raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
-
-
 async def _listing(
     request: web.Request,
     fetch: Callable[[Connection, listings.Criteria], Awaitable[listings.Page]],
@@ -182,7 +170,7 @@ async def _listing(
 ) -> web.Response:
     page = pagination.requested(request.query)
     criteria = filters.criteria(request.query, fields, limit=page.per_page, offset=page.offset)
-    async with _connection(request) as conn:
+    async with state.connection(request) as conn:
         await auth.current_user(request, conn)  # public, but a bad credential is still a 401
         found = await fetch(conn, criteria)
     return _page(request, page, found, document)
@@ -198,7 +186,7 @@ async def _one(
     if not paths.is_id(raw, 9):
         raise errors.NotFound(f"Couldn't find {what} with 'id'={raw[:40]}", code="not_found")
     criteria = listings.Criteria([listings.Condition("id", "eq", int(raw))], limit=1)
-    async with _connection(request) as conn:
+    async with state.connection(request) as conn:
         await auth.current_user(request, conn)  # public, but a bad credential is still a 401
         found = await fetch(conn, criteria)
     if not found.rows:

@@ -191,7 +191,7 @@ async def rotate_token(request: web.Request) -> web.Response:
 
 
 async def _signed_in(request: web.Request) -> auth.User:
-    async with _connection(request) as conn:
+    async with state.connection(request) as conn:
         user = await auth.current_user(request, conn)
     if user is None:
         raise errors.Unauthorized("Sign in to manage devices.", code="missing_credentials")
@@ -438,7 +438,7 @@ def _unprocessable(problems: dict[str, list[str]]) -> errors.Unprocessable:
 
 
 async def _document(request: web.Request, device_id: int, user: auth.User) -> dict[str, Any]:
-    async with _connection(request) as conn:
+    async with state.connection(request) as conn:
         return await _document_on(request, conn, device_id, user)
 
 
@@ -459,19 +459,9 @@ async def _document_on(
 
 
 @contextlib.asynccontextmanager
-async def _connection(request: web.Request) -> AsyncIterator[Connection]:
-    """A pooled connection; an unreachable database is a 503."""
-    try:
-        async with request.app[state.db_pool].acquire() as conn:
-            yield conn
-    except storage_errors.StorageUnavailable as exc:
-        raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
-
-
-@contextlib.asynccontextmanager
 async def _transaction(request: web.Request) -> AsyncIterator[Connection]:
     """A pooled connection in a transaction, committed when the block ends without error."""
-    async with _connection(request) as conn:
+    async with state.connection(request) as conn:
         with storage_errors.translated():
             async with conn.transaction():
                 yield conn

@@ -9,8 +9,7 @@ password or the e-mail address needs the current password.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -43,7 +42,7 @@ async def create_user(request: web.Request) -> web.Response:
         raise profiles.invalid({**missing, **(exc.fields or {})}) from None
     if missing:
         raise profiles.invalid(missing)
-    async with connection(request) as conn:
+    async with state.connection(request) as conn:
         await _check_free(conn, values, None)
     password_hash = await asyncio.to_thread(passwords.hash_password, values.pop("password") or "")
     new = users.NewUser(
@@ -52,7 +51,7 @@ async def create_user(request: web.Request) -> web.Response:
         password_hash=password_hash,
         **{name: values.get(name) for name in profiles.OPTIONAL},
     )
-    async with connection(request) as conn:
+    async with state.connection(request) as conn:
         try:
             account = await users.create(conn, new)
         except storage_errors.UniqueViolation as exc:
@@ -70,7 +69,7 @@ async def list_users(request: web.Request) -> web.Response:
     criteria = filters.criteria(
         request.query, users.USER_FIELDS, limit=page.per_page, offset=page.offset
     )
-    async with connection(request) as conn:
+    async with state.connection(request) as conn:
         reader = await auth.current_user(request, conn)
         found = await users.listing(conn, criteria)
         devices = await users.devices_of(conn, [account.id for account in found.rows])
@@ -83,7 +82,7 @@ async def list_users(request: web.Request) -> web.Response:
 async def get_user(request: web.Request) -> web.Response:
     """One live user, by id or by username."""
     key = request.match_info["id_or_username"]
-    async with connection(request) as conn:
+    async with state.connection(request) as conn:
         reader = await auth.current_user(request, conn)
         if key.isascii() and key.isdigit():
             account = await users.by_id(conn, int(key)) if len(key) <= MAX_ID_DIGITS else None
@@ -98,7 +97,7 @@ async def get_user(request: web.Request) -> web.Response:
 @routes.get("/v0/me")
 async def get_me(request: web.Request) -> web.Response:
     """The signed-in user, with their e-mail address and private devices."""
-    async with connection(request) as conn:
+    async with state.connection(request) as conn:
         session = await signed_in(request, conn)
         account = await _account(conn, session.user.id)
         devices = await users.devices_of(conn, [account.id])
@@ -116,7 +115,7 @@ async def update_me(request: web.Request) -> web.Response:
     values = profiles.checked(params, profiles.WRITABLE)
     new_password = values.pop("password", None)
     current = params.get("current_password")
-    async with connection(request) as conn:
+    async with state.connection(request) as conn:
         session = await signed_in(request, conn)
         live_only(session.user)
         account = await _account(conn, session.user.id)
@@ -151,23 +150,13 @@ async def update_me(request: web.Request) -> web.Response:
 @routes.delete("/v0/me")
 async def delete_me(request: web.Request) -> web.Response:
     """Delete the signed-in user's account (softly) and revoke all their tokens and keys."""
-    async with connection(request) as conn:
+    async with state.connection(request) as conn:
         session = await signed_in(request, conn)
         live_only(session.user)
         if not await accounts.delete_user(conn, session.user.id):
             raise errors.NotFound("Couldn't find User", code="not_found")
     signin.recent.forget(session.user.id)
     return core_web.json_response({"id": session.user.id, "object": "user", "deleted": True})
-
-
-@contextlib.asynccontextmanager
-async def connection(request: web.Request) -> AsyncIterator[Connection]:
-    """A pooled connection; an unreachable database is a 503."""
-    try:
-        async with request.app[state.db_pool].acquire() as conn:
-            yield conn
-    except storage_errors.StorageUnavailable as exc:
-        raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
 
 
 async def signed_in(request: web.Request, conn: Connection) -> auth.Session:

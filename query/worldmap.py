@@ -517,18 +517,15 @@ async def fresh_world_map(request: web.Request) -> web.Response:
         raise errors.Unauthorized("Sign in to see your devices on the map.")
     if user.is_test:
         return await _test_map(request, user)
-    try:
-        # Translated: acquiring may have to connect, and fail as the driver says.
-        with storage_errors.translated():
-            async with request.app[state.db_pool].acquire() as conn:
-                current = _current(request.app)
-                own = await storage_worldmap.own_devices(conn, user.id, admin=user.role == "admin")
-                # Deleted since the snapshot was read: gone from this map at once.
-                gone = await storage_worldmap.deleted_since(
-                    conn, current.last_modified - SNAPSHOT_READ_MARGIN
-                )
-    except storage_errors.StorageUnavailable as exc:
-        raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
+    # Translated: acquiring may have to connect, and fail as the driver says.
+    with state.unavailable(), storage_errors.translated():
+        async with request.app[state.db_pool].acquire() as conn:
+            current = _current(request.app)
+            own = await storage_worldmap.own_devices(conn, user.id, admin=user.role == "admin")
+            # Deleted since the snapshot was read: gone from this map at once.
+            gone = await storage_worldmap.deleted_since(
+                conn, current.last_modified - SNAPSHOT_READ_MARGIN
+            )
     entries = encoded_entries(
         own,
         now=datetime.now(UTC),
@@ -539,12 +536,9 @@ async def fresh_world_map(request: web.Request) -> web.Response:
 
 
 async def _user(request: web.Request) -> auth.User | None:
-    try:
-        with storage_errors.translated():
-            async with request.app[state.db_pool].acquire() as conn:
-                user = await auth.current_user(request, conn)
-    except storage_errors.StorageUnavailable as exc:
-        raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
+    with state.unavailable(), storage_errors.translated():
+        async with request.app[state.db_pool].acquire() as conn:
+            user = await auth.current_user(request, conn)
     return user
 
 
@@ -552,12 +546,9 @@ async def _test_map(request: web.Request, user: auth.User) -> web.Response:
     """The map of the test devices `user`'s test key sees, read now: others' public ones at
     public coordinates, their own (an admin's: all) precisely."""
     admin = user.role == "admin"
-    try:
-        with storage_errors.translated():
-            async with request.app[state.db_pool].acquire() as conn:
-                rows = await storage_worldmap.test_devices(conn, user.id, admin=admin)
-    except storage_errors.StorageUnavailable as exc:
-        raise errors.ServiceUnavailable("The database is unavailable; retry later.") from exc
+    with state.unavailable(), storage_errors.translated():
+        async with request.app[state.db_pool].acquire() as conn:
+            rows = await storage_worldmap.test_devices(conn, user.id, admin=admin)
     now = datetime.now(UTC)
     window = timedelta(seconds=request.app[state.settings].online_window_s)
     bodies = [

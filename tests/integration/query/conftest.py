@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from aiohttp import web
 from query.app import create_app
 from query.config import QuerySettings
 from storage.config import DatabaseSettings
+from tests.integration.query import db_proxy
 
 
 @pytest.fixture
@@ -27,3 +29,13 @@ def query_app(db_settings: DatabaseSettings) -> Iterator[Callable[..., web.Appli
 
     yield make
     assert not died, "a query service background task died; see the log above"
+
+
+@pytest.fixture
+async def proxy(database_dsn: str) -> AsyncIterator[db_proxy.Proxy]:
+    """A relay to this test's database that the test can cut (db_proxy.Proxy)."""
+    relay = db_proxy.to(database_dsn)
+    await relay.start()
+    yield relay
+    with contextlib.suppress(Exception):
+        await relay.cut()
