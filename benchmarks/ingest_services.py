@@ -21,7 +21,6 @@ import psycopg
 from benchmarks import harness, services
 from scripts import launcher
 
-_TICKS = os.sysconf("SC_CLK_TCK")
 # The cluster-wide processes that work for every database's writes.
 _AUXILIARY = ("walwriter", "checkpointer", "background writer")
 
@@ -116,17 +115,9 @@ def start(dsn: str, *, gateways: int, workers: int) -> Platform:
 def tree(pid: int) -> list[int]:
     """`pid` and its descendants."""
     found = [pid]
-    for child in _children(pid):
+    for child in services.children(pid):
         found.extend(tree(child))
     return found
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(child) for child in text.split()]
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -163,7 +154,7 @@ class Postgres:
     def pids(self) -> tuple[list[int], list[int]]:
         """(the benchmark database's backends, the auxiliary processes)."""
         backends, auxiliary = [], []
-        for pid in _children(self.postmaster):
+        for pid in services.children(self.postmaster):
             try:
                 title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:

@@ -47,7 +47,7 @@ class Process:
     @property
     def pids(self) -> list[int]:
         """The process and, for nginx, its workers."""
-        return [self.popen.pid, *_children(self.popen.pid), *self.extra_pids]
+        return [self.popen.pid, *children(self.popen.pid), *self.extra_pids]
 
     def stop(self, timeout: float = 20.0) -> None:
         self.stopped = True
@@ -183,7 +183,8 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / _TICKS
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The child processes of `pid` (none if it is gone)."""
     try:
         text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
     except OSError:
