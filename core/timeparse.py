@@ -15,7 +15,8 @@ MICROS = 1_000_000
 # "2013-10-28 1:34:26" as the SCK 1.x firmware writes it: fields without zero padding.
 _LOOSE = re.compile(
     r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})"
-    r"(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,6}))?)?)?\s*$"
+    r"(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,6}))?)?)?\s*$",
+    re.ASCII,  # "\d" would be any script's digits, which int() reads too
 )
 
 
@@ -63,7 +64,7 @@ def parse_timestamp(value: object) -> int:
     if not isinstance(value, str):
         raise TimeParseError("expected an ISO 8601 string or epoch seconds")
     text = value.strip()
-    if text and (text[0].isdigit() or text[0] == "-") and _is_number(text):
+    if _is_number(text):
         return _epoch_seconds(float(text))
     try:
         return to_micros(datetime.fromisoformat(text))
@@ -99,6 +100,10 @@ def format_clock(moment: datetime) -> str:
 
 
 def _is_number(text: str) -> bool:
+    """Whether `text` is a number in ASCII digits, optionally negative, without `_`: float()
+    alone would also read other scripts' digits, `1_000`, `+1`, `nan` and `inf`."""
+    if not text or not text.isascii() or "_" in text or not (text[0].isdigit() or text[0] == "-"):
+        return False
     try:
         float(text)
     except ValueError:

@@ -53,6 +53,13 @@ def test_fractions_keep_microseconds():
         float("inf"),
         1e300,
         "1e400",
+        # Digits are ASCII and numbers are written as JSON writes them, as for readings' values:
+        # float() and int() would read all of these.
+        "1_700_000_000",
+        "\u0661\u0667\u0660\u0660\u0660\u0660\u0660\u0660\u0660\u0660",  # Arabic-Indic
+        "\uff11\uff17\uff10\uff10\uff10\uff10\uff10\uff10\uff10\uff10",  # fullwidth
+        "\uff12\uff10\uff11\uff13-10-28 1:34:26",
+        "2013-\uff11\uff10-28 1:34:26",
     ],
 )
 def test_rejects_what_is_not_a_time(value):
