@@ -225,7 +225,8 @@ def _number(value: object) -> tuple[float, str | None]:
             number = float(value)
         except ValueError:
             return 0.0, "value is not a number"
-        if "_" in value:  # float() reads "1_000"; JSON numbers don't have underscores
+        # float() also reads "1_000" and other scripts' digits; JSON numbers have neither.
+        if "_" in value or not value.isascii():
             return 0.0, "value is not a number"
     elif value is _MISSING:
         return 0.0, "value is missing"

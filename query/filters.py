@@ -9,7 +9,6 @@ against the field's kind here and bound as parameters by storage; they never bec
 
 from __future__ import annotations
 
-import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -17,7 +16,7 @@ from typing import Any
 
 from multidict import MultiMapping
 
-from core import errors, timeparse
+from core import errors, numbers, timeparse
 from storage import listings
 
 MAX_CONDITIONS = 20
@@ -120,11 +119,8 @@ def _value(where: str, kind: listings.Kind, raw: str) -> Any:
             raise _invalid(where, f"{raw[:40]!r} is not a whole number")
         return int(raw)
     if kind == "float":
-        try:
-            number = float(raw)
-        except ValueError:
-            number = math.nan
-        if not math.isfinite(number) or "_" in raw:
+        number = numbers.parse_float(raw)
+        if number is None:
             raise _invalid(where, f"{raw[:40]!r} is not a number")
         return number
     if kind == "time":

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from core import errors
+from core import errors, numbers
 from core import web as core_web
 from query import (
     auth,
@@ -38,7 +38,7 @@ routes = web.RouteTableDef()
 
 MAX_TAGS = 20
 MAX_TAG_CHARS = 64
-_NEAR = re.compile(r"\s*(-?\d{1,3}(?:\.\d{1,12})?)\s*,\s*(-?\d{1,3}(?:\.\d{1,12})?)\s*")
+_NEAR = re.compile(r"\s*(-?\d{1,3}(?:\.\d{1,12})?)\s*,\s*(-?\d{1,3}(?:\.\d{1,12})?)\s*", re.ASCII)
 
 
 @routes.get("/v0/devices")
@@ -222,11 +222,8 @@ def _near(query: Mapping[str, str]) -> listings.Near | None:
         raise _bad("near", "near must be <latitude>,<longitude> in degrees, e.g. 41.39,2.17")
     if not within:
         return listings.Near(latitude, longitude)
-    try:
-        distance = float(within)
-    except ValueError:
-        distance = math.nan
-    if not (0 < distance <= 40_075) or "_" in within:
+    distance = numbers.parse_float(within)
+    if distance is None or not 0 < distance <= 40_075:
         raise _bad("within", "within must be a distance in km, greater than 0")
     return listings.Near(latitude, longitude, distance)
 

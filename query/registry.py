@@ -22,7 +22,6 @@ Bodies are JSON objects or forms (`application/x-www-form-urlencoded`, `multipar
 from __future__ import annotations
 
 import contextlib
-import math
 import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -31,7 +30,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from core import errors, tokens
+from core import errors, numbers, tokens
 from core import web as core_web
 from query import auth, documents, forms, paths, state
 from storage import devices, registry
@@ -338,13 +337,12 @@ def _number(low: float, high: float) -> Any:
     def convert(value: Any) -> float | None:
         if value is None or value == "":
             return None
-        number = math.nan
+        number: float | None = None
         if isinstance(value, int | float) and not isinstance(value, bool):
             number = float(value)
         elif isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                number = float(value.strip()) if "_" not in value else math.nan
-        if not low <= number <= high:  # NaN, infinities and text fail here too
+            number = numbers.parse_float(value)
+        if number is None or not low <= number <= high:  # NaN and infinities fail here too
             raise ValueError(f"must be a number from {low:g} to {high:g}")
         return number
 

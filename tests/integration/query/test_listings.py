@@ -185,6 +185,11 @@ async def test_near_orders_by_distance_and_within_bounds_it(client, fleet, db_po
         "near=1,2&within=-3",
         "near=1,2&within=far",
         "near=1,2&within=nan",
+        "near=1,2&within=1_0",
+        # Digits of other scripts, which float() reads: Arabic-Indic 41.4 and 10, fullwidth 2.
+        "near=%D9%A4%D9%A1.%D9%A4,2",
+        "near=41.4,%EF%BC%92",
+        "near=1,2&within=%D9%A1%D9%A0",
     ],
 )
 async def test_bad_near_or_within_is_400(client, fleet, query):

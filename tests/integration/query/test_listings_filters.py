@@ -122,6 +122,7 @@ async def test_filters_and_sort_survive_in_page_links(client, fleet):
         ("q[id_eq]", "\u0661\u0662", "\u0661\u0662"),  # 12 in Arabic-Indic digits: ASCII only
         ("q[created_at_gt]", "yesterday", "yesterday"),
         ("q[latitude_gt]", "nan", "nan"),
+        ("q[latitude_gt]", "\u0665\u0660", "\u0665\u0660"),  # 50 in Arabic-Indic digits
         ("q[uuid_eq]", "not-a-uuid", "not-a-uuid"),
         ("q[last_reading_at_null]", "maybe", "true or false"),
         ("q[sort]", "password_hash asc", "password_hash"),

@@ -182,6 +182,7 @@ async def test_creating_needs_a_signed_in_user(client, people):
         ({"latitude": 90.5, "longitude": 2}, {"latitude"}),
         ({"latitude": 41, "longitude": -180.01}, {"longitude"}),
         ({"latitude": "NaN", "longitude": 2}, {"latitude"}),
+        ({"latitude": "\u0664\u0661", "longitude": 2}, {"latitude"}),  # 41, Arabic-Indic
         ({"latitude": 41}, {"longitude"}),
         ({"exposure": "underwater"}, {"exposure"}),
         ({"user_tags": [1, 2]}, {"user_tags"}),

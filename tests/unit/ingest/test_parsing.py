@@ -161,6 +161,7 @@ def test_numbers_and_numeric_strings_are_values(value, expected):
         (False, "value is not a number"),
         ("abc", "value is not a number"),
         ("1_000", "value is not a number"),
+        ("\u0661\u0662", "value is not a number"),  # 12 in Arabic-Indic digits
         ("", "value is not a number"),
         ([1], "value is not a number"),
         ({"v": 1}, "value is not a number"),
