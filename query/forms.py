@@ -74,8 +74,9 @@ def _utf8(text: str) -> bool:
 
 
 async def parameters(request: web.Request) -> dict[str, Any]:
-    """The URL's query parameters overlaid by the body's (for parameters that carry no secret)."""
-    return {**_first(request.query), **await body(request)}
+    """The URL's query parameters overlaid by the body's (for parameters that carry no secret);
+    BadRequest, as for a body, if a name or value holds a NUL character."""
+    return {**storable(_first(request.query)), **await body(request)}
 
 
 def text(params: Mapping[str, Any], name: str) -> str | None:

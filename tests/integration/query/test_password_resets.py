@@ -78,6 +78,16 @@ async def test_the_login_may_be_a_query_parameter(client, spool):
     assert (await client.post("/v0/password_resets")).status == 400
 
 
+@pytest.mark.parametrize("where", ["params", "json"])
+async def test_a_login_with_a_nul_character_is_a_400_in_the_url_as_in_the_body(client, where):
+    # PostgreSQL text cannot hold a NUL: in the URL it was sent to the database, and a 500.
+    response = await client.post("/v0/password_resets", **{where: {"email": "a\x00b"}})
+    assert response.status == 400
+    error = await response.json()
+    assert error["message"] == "email must not contain NUL characters"
+    assert error["fields"] == [{"name": "email", "message": error["message"]}]
+
+
 async def test_a_reset_token_sets_the_password_once_and_ends_sessions(client, spool):
     user = await sign_up(client, "germain")
     session = await sign_in(client, "germain")
