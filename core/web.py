@@ -199,6 +199,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     # The rest of the module docstring's headers are added as the answer is prepared
     # (`install`), streamed answers included.
     response.headers["X-Request-ID"] = request_id
+    if request.content.exception() is not None:
+        # The body could not be read (aiohttp could not decompress it): the connection cannot
+        # carry another request. Say so, rather than leave aiohttp to drop it after the answer
+        # (and log the body's error as a failure of its own).
+        response.force_close()
     return response
 
 
@@ -210,6 +215,15 @@ def install(app: web.Application, trusted_proxies: Iterable[str]) -> None:
     """
     app[_trusted_key] = tuple(ipaddress.ip_network(network) for network in trusted_proxies)
     app.on_response_prepare.append(_add_headers)
+    logging.getLogger("aiohttp.server").addFilter(_unreadable_bodies)  # once: the same filter
+
+
+def _unreadable_bodies(record: logging.LogRecord) -> bool:
+    """Drop aiohttp's "Unhandled exception" for a body it could not decode (a client sent
+    `Content-Encoding: gzip` with something else): the client has had its 400, and the
+    connection was closed as its answer said (`error_middleware`). Nothing failed here."""
+    error = record.exc_info[1] if record.exc_info else None
+    return not isinstance(error, web.RequestPayloadError)
 
 
 async def _add_headers(request: web.Request, response: web.StreamResponse) -> None:

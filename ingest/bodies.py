@@ -36,8 +36,11 @@ async def read(request: web.Request, limit: int) -> bytes:
     try:
         body = await request.read()
     except web.RequestPayloadError as exc:  # aiohttp could not decompress or read it
-        what, code = ("valid gzip", "invalid_gzip") if encoding else ("readable", "invalid_body")
-        raise errors.BadRequest(f"The body is not {what}: {exc}", code=code) from None
+        if encoding:
+            raise errors.BadRequest("The body is not valid gzip.", code="invalid_gzip") from None
+        # The parser's own words, without aiohttp's "400, message:" in front.
+        reason = getattr(exc.__cause__, "message", None) or str(exc)
+        raise errors.BadRequest(f"The body cannot be read: {reason}", code="invalid_body") from None
     if encoding and request.content.total_compressed_bytes is None:  # aiohttp left it to us
         return gunzip(body, limit)
     return body

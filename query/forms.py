@@ -12,6 +12,7 @@ from multidict import MultiDictProxy
 from core import errors
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+UNREADABLE = "The body cannot be read: it is not in the Content-Encoding it was sent with."
 
 
 async def body(request: web.Request) -> dict[str, Any]:
@@ -24,7 +25,7 @@ async def body(request: web.Request) -> dict[str, Any]:
             if isinstance(value, str):
                 found.setdefault(key, value)
         return storable(found)
-    raw = await request.read()
+    raw = await raw_body(request)
     if not raw.strip():
         return {}
     try:
@@ -34,6 +35,15 @@ async def body(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise bad("body", "The body must be a JSON object")
     return storable(data)
+
+
+async def raw_body(request: web.Request) -> bytes:
+    """The request's body as sent; BadRequest if it cannot be read (its `Content-Encoding`
+    says gzip or deflate, and it is not)."""
+    try:
+        return await request.read()
+    except web.RequestPayloadError:
+        raise bad("body", UNREADABLE, "invalid_body") from None
 
 
 async def read_form(
@@ -47,6 +57,8 @@ async def read_form(
     # part headers that are not HTTP (InvalidHeader, BadHttpMessage).
     except (ValueError, http_exceptions.HttpProcessingError) as exc:
         raise bad("body", f"The form cannot be read: {str(exc)[:200]}", "invalid_form") from None
+    except web.RequestPayloadError:
+        raise bad("body", UNREADABLE, "invalid_body") from None
     for key, value in form.items():
         # aiohttp keeps undecodable bytes of a multipart name or value as lone surrogates.
         if not _utf8(key) or (isinstance(value, str) and not _utf8(value)):

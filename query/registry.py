@@ -218,7 +218,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
         return {}
     if request.content_type in _FORMS:
         return forms.storable(_form(await forms.read_form(request)))
-    raw = await request.read()
+    raw = await forms.raw_body(request)
     if not raw.strip():
         return {}
     json_type = request.content_type.endswith("+json")  # application/merge-patch+json

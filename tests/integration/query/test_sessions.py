@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import base64
+import gzip
+import logging
+import urllib.parse
 
+import orjson
 import pytest
 
 from core import tokens
@@ -34,6 +38,28 @@ async def test_sign_in_by_username_or_email(client):
         assert answer["token_type"] == "Bearer" and answer["expires_in"] == 7200
         me = await _me(client, bearer(answer["access_token"]))
         assert (await me.json())["id"] == user["id"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded"])
+async def test_a_body_not_in_its_content_encoding_is_a_400(client, content_type, caplog):
+    await sign_up(client, "emmy")
+    fields = {"username": "emmy", "password": support.PASSWORD}
+    plain = (
+        orjson.dumps(fields)
+        if content_type == "application/json"
+        else urllib.parse.urlencode(fields).encode()
+    )
+    headers = {"Content-Type": content_type, "Content-Encoding": "gzip"}
+    response = await client.post("/v0/sessions", data=plain, headers=headers)
+    assert response.status == 400  # it was a 500
+    error = await response.json()
+    assert (error["code"], error["fields"][0]["name"]) == ("invalid_body", "body")
+    # The connection cannot carry another request, and the answer says so.
+    assert response.headers["Connection"] == "close"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    # The same body gzipped, as it says, signs in.
+    response = await client.post("/v0/sessions", data=gzip.compress(plain), headers=headers)
+    assert response.status == 200
 
 
 async def test_wrong_credentials_say_the_same_whether_or_not_the_user_exists(client):
