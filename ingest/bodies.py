@@ -1,9 +1,10 @@
 """Request bodies: plain or gzip, never larger than the limit once decompressed.
 
-aiohttp stops reading past `client_max_size` (413). It also decompresses gzip bodies itself by
-default, in bounded steps; when a server runs without that (`auto_decompress=False`) the body
-still holds gzip data, and `gunzip` decompresses it here, stopping as soon as the output passes
-the limit, so a small gzip bomb never grows into memory.
+aiohttp stops reading past `client_max_size` (413). The gateway runs without aiohttp's own
+decompression (`auto_decompress=False`, ingest/__main__.py): the body holds gzip data as sent,
+and `gunzip` decompresses it here, stopping as soon as the output passes the limit, so a small
+gzip bomb never grows into memory. A server that does let aiohttp decompress (in bounded
+steps) is served too.
 """
 
 from __future__ import annotations

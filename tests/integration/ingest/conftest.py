@@ -121,7 +121,7 @@ def make_client(make_settings, aiohttp_client):
     The database fixtures come first so that they are torn down after the gateway is closed.
     """
 
-    async def make(*, auto_decompress=True, **overrides):
+    async def make(*, auto_decompress=False, **overrides):  # False: as `python -m ingest` runs
         # TestServer ignores its constructor's server options: start it with them ourselves.
         server = test_utils.TestServer(ingest_app.create_app(make_settings(**overrides)))
         await server.start_server(auto_decompress=auto_decompress)
