@@ -218,6 +218,13 @@ def install(app: web.Application, trusted_proxies: Iterable[str]) -> None:
     logging.getLogger("aiohttp.server").addFilter(_unreadable_bodies)  # once: the same filter
 
 
+def unreadable_body(exc: web.RequestPayloadError) -> str:
+    """Why aiohttp could not read a request's body, in its parser's words (without the
+    `400, message:` its exception puts in front)."""
+    reason = getattr(exc.__cause__, "message", None) or str(exc)
+    return f"The body cannot be read: {' '.join(str(reason).split())}"
+
+
 def _unreadable_bodies(record: logging.LogRecord) -> bool:
     """Drop aiohttp's "Unhandled exception" for a body it could not decode (a client sent
     `Content-Encoding: gzip` with something else): the client has had its 400, and the

@@ -14,6 +14,7 @@ import zlib
 from aiohttp import web
 
 from core import errors
+from core import web as core_web
 
 _GZIP = frozenset({"gzip", "x-gzip"})
 _PLAIN = frozenset({"", "identity"})
@@ -39,9 +40,7 @@ async def read(request: web.Request, limit: int) -> bytes:
     except web.RequestPayloadError as exc:  # aiohttp could not decompress or read it
         if encoding:
             raise errors.BadRequest("The body is not valid gzip.", code="invalid_gzip") from None
-        # The parser's own words, without aiohttp's "400, message:" in front.
-        reason = getattr(exc.__cause__, "message", None) or str(exc)
-        raise errors.BadRequest(f"The body cannot be read: {reason}", code="invalid_body") from None
+        raise errors.BadRequest(core_web.unreadable_body(exc), code="invalid_body") from None
     if encoding and request.content.total_compressed_bytes is None:  # aiohttp left it to us
         return gunzip(body, limit)
     return body

@@ -10,9 +10,9 @@ from aiohttp import http_exceptions, web
 from multidict import MultiDictProxy
 
 from core import errors
+from core import web as core_web
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-UNREADABLE = "The body cannot be read: it is not in the Content-Encoding it was sent with."
 
 
 async def body(request: web.Request) -> dict[str, Any]:
@@ -38,12 +38,12 @@ async def body(request: web.Request) -> dict[str, Any]:
 
 
 async def raw_body(request: web.Request) -> bytes:
-    """The request's body as sent; BadRequest if it cannot be read (its `Content-Encoding`
-    says gzip or deflate, and it is not)."""
+    """The request's body; BadRequest if it cannot be read (its `Content-Encoding` says gzip
+    or deflate, and it is not)."""
     try:
         return await request.read()
-    except web.RequestPayloadError:
-        raise bad("body", UNREADABLE, "invalid_body") from None
+    except web.RequestPayloadError as exc:
+        raise bad("body", core_web.unreadable_body(exc), "invalid_body") from None
 
 
 async def read_form(
@@ -57,8 +57,8 @@ async def read_form(
     # part headers that are not HTTP (InvalidHeader, BadHttpMessage).
     except (ValueError, http_exceptions.HttpProcessingError) as exc:
         raise bad("body", f"The form cannot be read: {str(exc)[:200]}", "invalid_form") from None
-    except web.RequestPayloadError:
-        raise bad("body", UNREADABLE, "invalid_body") from None
+    except web.RequestPayloadError as exc:
+        raise bad("body", core_web.unreadable_body(exc), "invalid_body") from None
     for key, value in form.items():
         # aiohttp keeps undecodable bytes of a multipart name or value as lone surrogates.
         if not _utf8(key) or (isinstance(value, str) and not _utf8(value)):

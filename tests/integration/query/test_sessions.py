@@ -54,6 +54,7 @@ async def test_a_body_not_in_its_content_encoding_is_a_400(client, content_type,
     assert response.status == 400  # it was a 500
     error = await response.json()
     assert (error["code"], error["fields"][0]["name"]) == ("invalid_body", "body")
+    assert error["message"] == "The body cannot be read: Can not decode content-encoding: gzip"
     # The connection cannot carry another request, and the answer says so.
     assert response.headers["Connection"] == "close"
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
