@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import http_exceptions, web
 
 from core import errors
 
@@ -215,7 +215,7 @@ def install(app: web.Application, trusted_proxies: Iterable[str]) -> None:
     """
     app[_trusted_key] = tuple(ipaddress.ip_network(network) for network in trusted_proxies)
     app.on_response_prepare.append(_add_headers)
-    logging.getLogger("aiohttp.server").addFilter(_unreadable_bodies)  # once: the same filter
+    logging.getLogger("aiohttp.server").addFilter(_client_errors)  # once: the same filter
 
 
 def unreadable_body(exc: web.RequestPayloadError) -> str:
@@ -225,12 +225,24 @@ def unreadable_body(exc: web.RequestPayloadError) -> str:
     return f"The body cannot be read: {' '.join(str(reason).split())}"
 
 
-def _unreadable_bodies(record: logging.LogRecord) -> bool:
-    """Drop aiohttp's "Unhandled exception" for a body it could not decode (a client sent
-    `Content-Encoding: gzip` with something else): the client has had its 400, and the
-    connection was closed as its answer said (`error_middleware`). Nothing failed here."""
+def _client_errors(record: logging.LogRecord) -> bool:
+    """aiohttp's log of a client's mistake, as a mistake of the client's.
+
+    aiohttp logs a traceback at ERROR for a request it cannot parse (answered 400 by itself)
+    and, after the answer, for a body it could not decode (a client sent `Content-Encoding:
+    gzip` with something else). Nothing failed here: the first becomes one WARNING line with
+    the parser's words, and the second is dropped (the client had its 400 from
+    `error_middleware`, and the connection was closed as that answer said).
+    """
     error = record.exc_info[1] if record.exc_info else None
-    return not isinstance(error, web.RequestPayloadError)
+    if isinstance(error, web.RequestPayloadError):
+        return False
+    if isinstance(error, http_exceptions.HttpProcessingError) and record.levelno >= logging.ERROR:
+        reason = " ".join(str(error.message).split())[:200]
+        record.msg, record.args = "%s; answered 400: %s", (record.getMessage(), reason)
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info, record.exc_text = None, None
+    return True
 
 
 async def _add_headers(request: web.Request, response: web.StreamResponse) -> None:

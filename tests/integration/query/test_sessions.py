@@ -63,6 +63,20 @@ async def test_a_body_not_in_its_content_encoding_is_a_400(client, content_type,
     assert response.status == 200
 
 
+async def test_a_request_aiohttp_cannot_parse_is_one_warning_not_a_traceback(client, caplog):
+    # Brotli is not installed: aiohttp refuses the body's encoding as it parses the headers,
+    # and answers the 400 itself.
+    response = await client.post(
+        "/v0/sessions",
+        data=b"{}",
+        headers={"Content-Type": "application/json", "Content-Encoding": "br"},
+    )
+    assert response.status == 400
+    logged = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert [(r.levelname, r.exc_info) for r in logged] == [("WARNING", None)]
+    assert "answered 400: Can not decode content-encoding: brotli (br)" in logged[0].getMessage()
+
+
 async def test_wrong_credentials_say_the_same_whether_or_not_the_user_exists(client):
     await sign_up(client, "hedy")
     answers = []
