@@ -13,6 +13,7 @@ from ingest import config, gateway, staging
 from scripts import launcher
 from storage import batches, packing
 from storage import config as storage_config
+from tests import db_proxy
 
 BODY = orjson.dumps(
     {"data": [{"recorded_at": "2024-03-01T10:00:00Z", "sensors": [{"id": 12, "value": 1}]}]}
@@ -59,50 +60,12 @@ async def test_an_unreachable_database_gives_prompt_503s(world, database_dsn, ai
     assert (await client.get("/health")).status == 200
 
 
-class Proxy:
-    """A TCP relay to the database that can be started late, standing in for a server restart."""
-
-    def __init__(self, port, target_host, target_port):
-        self.port, self.target = port, (target_host, target_port)
-        self.server = None
-        self.relays = set()
-
-    async def start(self):
-        self.server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
-
-    async def close(self):
-        self.server.close()
-        await self.server.wait_closed()
-        if self.relays:
-            await asyncio.wait(self.relays)
-
-    async def _relay(self, client_reader, client_writer):
-        self.relays.add(asyncio.current_task())
-        server_reader, server_writer = await asyncio.open_connection(*self.target)
-        await asyncio.gather(
-            self._pipe(client_reader, server_writer), self._pipe(server_reader, client_writer)
-        )
-
-    @staticmethod
-    async def _pipe(reader, writer):
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
-
-
 async def test_ingest_resumes_when_the_database_comes_up(
     aiohttp_client, world, database_dsn, db_pool
 ):
-    port = launcher.free_port()
-    client = await aiohttp_client(ingest_app.create_app(settings_at(database_dsn, port)))
+    proxy = db_proxy.to(database_dsn)  # not started: the database is down until it is
+    client = await aiohttp_client(ingest_app.create_app(settings_at(database_dsn, proxy.port)))
     assert (await post(client, world.device_id, world.device_token)).status == 503
-    parts = conninfo.conninfo_to_dict(database_dsn)
-    proxy = Proxy(port, parts.get("host", "127.0.0.1"), int(parts.get("port", 5432)))
     await proxy.start()
     try:
         await asyncio.wait_for(client.app[gateway.key].database.opened.wait(), timeout=8)
@@ -111,7 +74,7 @@ async def test_ingest_resumes_when_the_database_comes_up(
         assert await db_pool.fetchval("SELECT count(*) FROM ingest_batches") == 1
     finally:
         await client.close()  # closes the pool, so the relays end
-        await proxy.close()
+        await proxy.cut()
 
 
 async def test_a_staging_backlog_over_its_bound_gives_503(world, make_client, db_pool):

@@ -12,7 +12,7 @@ from aiohttp import web
 from query.app import create_app
 from query.config import QuerySettings
 from storage.config import DatabaseSettings
-from tests.integration.query import db_proxy
+from tests import db_proxy
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ database is out of reach, and the service answers again once it is back."""
 from __future__ import annotations
 
 from storage import demo
-from tests.integration.query.db_proxy import through
+from tests.db_proxy import through
 
 
 async def test_every_database_route_is_a_503_while_the_database_is_out_of_reach(

@@ -17,7 +17,7 @@ from storage import config as storage_config
 from storage import demo, errors
 from storage import pool as storage_pool
 from storage import worldmap as storage_worldmap
-from tests.integration.query.db_proxy import through
+from tests.db_proxy import through
 from tests.support import eventually
 
 FRESH_WITHIN_S = 10

@@ -1,5 +1,5 @@
-"""A TCP relay to the test's database that a test can cut, to see what the query service does
-while its database is out of reach."""
+"""A TCP relay to the test's database that a test can start late or cut, to see what a service
+does while its database is out of reach."""
 
 from __future__ import annotations
 
