@@ -131,21 +131,12 @@ def start_nginx(query: Process) -> Process:
     if not Path(launcher.NGINX).exists():
         raise ServiceError(f"nginx is not installed ({launcher.NGINX}): run `make setup`")
     port = launcher.free_port()
-    prefix = STATE_DIR / "nginx"
-    prefix.mkdir(parents=True, exist_ok=True)
     upstream = [f"127.0.0.1:{query.port}"]
     # No gateway runs here: the ingest upstream points at the query service, and no benchmarked
     # request is routed to it.
-    cache = launcher.nginx_cache_dir(prefix)
-    site = launcher.render_nginx(
-        listen=f"127.0.0.1:{port}", ingest=upstream, query=upstream, cache_dir=cache
+    argv, cache = launcher.write_nginx(
+        STATE_DIR / "nginx", listen=f"127.0.0.1:{port}", ingest=upstream, query=upstream
     )
-    (prefix / "sensorium.conf").write_text(site)
-    (prefix / "nginx.conf").write_text(launcher.NGINX_MAIN.format(prefix=prefix))
-    if os.geteuid() == 0:
-        shutil.chown(prefix, "nobody")
-    argv = [launcher.NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf")]
-    argv += ["-e", str(prefix / "error.log")]
     process = _spawn("nginx", argv, os.environ, port)
     process.remove_after = cache
     try:

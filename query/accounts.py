@@ -29,7 +29,7 @@ from aiohttp import web
 from core import credentials as request_credentials
 from core import errors, passwords, tokens
 from core import web as core_web
-from query import auth, documents, forms, mailer, outbox, profiles, signin, state
+from query import auth, documents, forms, mailer, outbox, paths, profiles, signin, state
 from query.accounts_config import AccountSettings
 from query.users import live_only, signed_in
 from storage import accounts, users
@@ -299,7 +299,7 @@ async def revoke_api_key(request: web.Request) -> web.Response:
         session = await signed_in(request, conn)
         live_only(session.user)
         found = None
-        if raw.isascii() and raw.isdigit() and len(raw) <= 18:
+        if paths.is_id(raw, 18):
             found = await accounts.revoke_api_key(conn, int(raw), session.user.id)
     if found is None:
         raise errors.NotFound(f"Couldn't find ApiKey with 'id'={raw[:40]}", code="not_found")

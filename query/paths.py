@@ -1,4 +1,5 @@
-"""Ids in paths: a device's, and the 404 for one that names no device.
+"""Ids in paths: a device's, and the 404 for one that names no device; `is_id` for any id
+written as text (an API key's in its path, a kit's in a device's fields).
 
 An id is ASCII digits only. Python's `str.isdigit` and `int` also read other scripts' digits
 (`"١٢"` is 12) and `isdigit` says yes to some `int` refuses (`"²"`), so each is checked as

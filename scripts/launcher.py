@@ -203,27 +203,12 @@ class Platform:
         if not Path(NGINX).exists():
             raise LaunchError(f"nginx is not installed ({NGINX}): run `make setup`")
         prefix = self.layout.state_dir / "nginx"
-        prefix.mkdir(parents=True, exist_ok=True)
-        self.nginx_cache = nginx_cache_dir(prefix)
-        site = render_nginx(
+        argv, self.nginx_cache = write_nginx(
+            prefix,
             listen=f"127.0.0.1:{self.layout.port}",
             ingest=[f"127.0.0.1:{p}" for p in self.layout.gateway_ports()],
             query=[f"127.0.0.1:{p}" for p in self.layout.query_ports()],
-            cache_dir=self.nginx_cache,
         )
-        (prefix / "sensorium.conf").write_text(site)
-        (prefix / "nginx.conf").write_text(NGINX_MAIN.format(prefix=prefix))
-        if os.geteuid() == 0:
-            shutil.chown(prefix, "nobody")
-        argv = [
-            NGINX,
-            "-p",
-            str(prefix),
-            "-c",
-            str(prefix / "nginx.conf"),
-            "-e",
-            str(prefix / "error.log"),
-        ]
         test = subprocess.run([*argv, "-t"], capture_output=True, text=True, check=False)
         if test.returncode != 0:
             raise LaunchError(f"nginx rejected its configuration:\n{test.stderr}")
@@ -245,6 +230,23 @@ class Platform:
                 pass
             time.sleep(0.1)
         raise LaunchError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def write_nginx(
+    prefix: Path, *, listen: str, ingest: list[str], query: list[str]
+) -> tuple[list[str], Path]:
+    """nginx's files for Sensorium under `prefix`: its site (`render_nginx`), its main file and
+    a fresh directory for its copy of the world map (`nginx_cache_dir`). Returns the command that
+    runs nginx on them, and that directory, to remove once nginx stops."""
+    prefix.mkdir(parents=True, exist_ok=True)
+    cache = nginx_cache_dir(prefix)
+    site = render_nginx(listen=listen, ingest=ingest, query=query, cache_dir=cache)
+    (prefix / "sensorium.conf").write_text(site)
+    (prefix / "nginx.conf").write_text(NGINX_MAIN.format(prefix=prefix))
+    if os.geteuid() == 0:
+        shutil.chown(prefix, "nobody")
+    conf, errors = str(prefix / "nginx.conf"), str(prefix / "error.log")
+    return [NGINX, "-p", str(prefix), "-c", conf, "-e", errors], cache
 
 
 def render_nginx(listen: str, ingest: list[str], query: list[str], cache_dir: Path) -> str:

@@ -4,7 +4,6 @@ error model: JSON with the request id, never nginx's HTML page."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import socket
 import subprocess
@@ -25,22 +24,14 @@ def nginx(tmp_path: Path) -> Iterator[str]:
     """nginx with the project's site, in front of services that are not running; its base URL."""
     if not Path(launcher.NGINX).exists():
         pytest.fail(f"nginx is not installed ({launcher.NGINX}): run `make setup`")
-    prefix = tmp_path / "nginx"
-    prefix.mkdir()
-    port, nobody = launcher.free_port(2), launcher.free_port()
-    cache = launcher.nginx_cache_dir(prefix)
-    site = launcher.render_nginx(
+    port, nobody = launcher.free_port(), launcher.free_port()
+    argv, cache = launcher.write_nginx(
+        tmp_path / "nginx",
         listen=f"127.0.0.1:{port}",
         ingest=[f"127.0.0.1:{nobody}"],
         query=[f"127.0.0.1:{nobody}"],
-        cache_dir=cache,
     )
-    (prefix / "sensorium.conf").write_text(site)
-    (prefix / "nginx.conf").write_text(launcher.NGINX_MAIN.format(prefix=prefix))
-    if os.geteuid() == 0:
-        shutil.chown(prefix, "nobody")
-    argv = [launcher.NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf")]
-    process = subprocess.Popen([*argv, "-e", str(prefix / "error.log")])
+    process = subprocess.Popen(argv)
     try:
         _wait_for_listening(port, process)
         yield f"http://127.0.0.1:{port}"
