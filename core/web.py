@@ -200,7 +200,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     # (`install`), streamed answers included.
     response.headers["X-Request-ID"] = request_id
     if request.content.exception() is not None:
-        # The body could not be read (aiohttp could not decompress it): the connection cannot
+        # The body could not be read (its chunks' framing is broken): the connection cannot
         # carry another request. Say so, rather than leave aiohttp to drop it after the answer
         # (and log the body's error as a failure of its own).
         response.force_close()
@@ -229,10 +229,10 @@ def _client_errors(record: logging.LogRecord) -> bool:
     """aiohttp's log of a client's mistake, as a mistake of the client's.
 
     aiohttp logs a traceback at ERROR for a request it cannot parse (answered 400 by itself)
-    and, after the answer, for a body it could not decode (a client sent `Content-Encoding:
-    gzip` with something else). Nothing failed here: the first becomes one WARNING line with
-    the parser's words, and the second is dropped (the client had its 400 from
-    `error_middleware`, and the connection was closed as that answer said).
+    and, after the answer, for a body it could not read (chunks whose framing is broken).
+    Nothing failed here: the first becomes one WARNING line with the parser's words, and the
+    second is dropped (the client had its 400 from `error_middleware`, and the connection was
+    closed as that answer said).
     """
     error = record.exc_info[1] if record.exc_info else None
     if isinstance(error, web.RequestPayloadError):

@@ -34,10 +34,6 @@ def main() -> None:
         access_log=None,
         reuse_port=settings.reuse_port or None,
         handler_cancellation=False,
-        # Bodies arrive as sent and ingest/bodies.py decodes them: a body that is not the gzip
-        # it says, or in an encoding not served, is answered in the error model and the
-        # connection stays open (aiohttp's own decoding would drop it, or answer for us).
-        auto_decompress=False,
         print=lambda _: logger.info("gateway ready on http://%s:%d", host, port),
     )
 

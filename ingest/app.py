@@ -39,6 +39,9 @@ def create_app(
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[core_web.error_middleware, throttling.middleware(throttle)],
+        # Bodies arrive as sent and ingest/bodies.py decodes them (core/bodies.py). Set on the
+        # application, it holds wherever it is served: `python -m ingest` and the tests.
+        handler_args={"auto_decompress": False},
     )
     throttling.install(app, throttle)
     core_web.install(app, settings.rate_limits.trusted_proxies)

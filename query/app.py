@@ -15,6 +15,7 @@ from query import (
     accounts,
     conventions,
     document_cache,
+    forms,
     handlers,
     history,
     listings,
@@ -49,7 +50,11 @@ def create_app(
             throttling.middleware(throttle),
             conventions.middleware,
             document_cache.middleware(documents),
-        ]
+        ],
+        client_max_size=forms.MAX_BODY_BYTES,
+        # Bodies arrive as sent and query/forms.py decodes them (core/bodies.py). Set on the
+        # application, it holds wherever it is served: `python -m query` and the tests.
+        handler_args={"auto_decompress": False},
     )
     throttling.install(app, throttle)
     core_web.install(app, settings.rate_limits.trusted_proxies)

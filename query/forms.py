@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from aiohttp import http_exceptions, web
-from multidict import MultiDictProxy
+from multidict import MultiDict, MultiDictProxy
 
-from core import errors
+from core import bodies, errors
 from core import web as core_web
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+MAX_BODY_BYTES = 1024 * 1024  # the application's client_max_size, and once decompressed
+Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
+SERVED = ("gzip", "deflate")  # Content-Encodings of a body (query/app.py: aiohttp leaves them)
 
 
 async def body(request: web.Request) -> dict[str, Any]:
@@ -38,32 +42,57 @@ async def body(request: web.Request) -> dict[str, Any]:
 
 
 async def raw_body(request: web.Request) -> bytes:
-    """The request's body; BadRequest if it cannot be read (its `Content-Encoding` says gzip
-    or deflate, and it is not)."""
+    """The request's body, decoded from its `Content-Encoding` (gzip or deflate); BadRequest if
+    it is not in that encoding, UnsupportedMediaType for another encoding."""
     try:
-        return await request.read()
-    except web.RequestPayloadError as exc:
-        raise bad("body", core_web.unreadable_body(exc), "invalid_body") from None
+        return await bodies.read(request, MAX_BODY_BYTES, SERVED)
+    except bodies.Unreadable as exc:
+        raise bad("body", str(exc), "invalid_body") from None
 
 
-async def read_form(
-    request: web.Request,
-) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+async def read_form(request: web.Request) -> Form:
     """The request's form; BadRequest if it cannot be read (a multipart body without its
-    boundary, or with names or values that are not UTF-8)."""
-    try:
-        form = await request.post()
-    # A part without its boundary or with a name not UTF-8 (ValueError, UnicodeDecodeError), or
-    # part headers that are not HTTP (InvalidHeader, BadHttpMessage).
-    except (ValueError, http_exceptions.HttpProcessingError) as exc:
-        raise bad("body", f"The form cannot be read: {str(exc)[:200]}", "invalid_form") from None
-    except web.RequestPayloadError as exc:
-        raise bad("body", core_web.unreadable_body(exc), "invalid_body") from None
+    boundary, or with names or values that are not UTF-8, or a charset not known)."""
+    form: Form
+    if bodies.encoding(request, SERVED):
+        form = await _decoded_form(request)
+    else:
+        try:
+            form = await request.post()
+        # A part without its boundary or with a name not UTF-8 (ValueError, UnicodeDecodeError),
+        # part headers that are not HTTP (InvalidHeader, BadHttpMessage), or a charset Python
+        # does not know (LookupError).
+        except (ValueError, LookupError, http_exceptions.HttpProcessingError) as exc:
+            raise _unreadable_form(exc) from None
+        except web.RequestPayloadError as exc:
+            raise bad("body", core_web.unreadable_body(exc), "invalid_body") from None
     for key, value in form.items():
         # aiohttp keeps undecodable bytes of a multipart name or value as lone surrogates.
         if not _utf8(key) or (isinstance(value, str) and not _utf8(value)):
             raise bad("body", "The form's names and values must be UTF-8", "invalid_form")
     return form
+
+
+async def _decoded_form(request: web.Request) -> Form:
+    """An urlencoded form sent compressed, read as aiohttp reads a plain one. aiohttp parses
+    a multipart form from the connection as it comes, so that one must come plain."""
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise errors.UnsupportedMediaType(
+            "A multipart form cannot have a Content-Encoding; send it plain"
+        )
+    raw = await raw_body(request)
+    charset = request.charset or "utf-8"
+    try:
+        fields = urllib.parse.parse_qsl(
+            raw.rstrip().decode(charset), keep_blank_values=True, encoding=charset
+        )
+    except (ValueError, LookupError) as exc:
+        raise _unreadable_form(exc) from None
+    return MultiDictProxy(MultiDict[str | bytes | bytearray | web.FileField](fields))
+
+
+def _unreadable_form(exc: Exception) -> errors.BadRequest:
+    return bad("body", f"The form cannot be read: {str(exc)[:200]}", "invalid_form")
 
 
 def storable(fields: dict[str, Any]) -> dict[str, Any]:

@@ -47,7 +47,11 @@ RESPONSES: dict[str, Schema] = {
     "NotFound": _error("No such record, or one the caller may not see."),
     "NotAcceptable": _error("Accept asks for an API version other than 0."),
     "PayloadTooLarge": _error("The body, or the body once decompressed, is too large."),
-    "UnsupportedMediaType": _error("The body's Content-Encoding is not identity or gzip."),
+    "UnsupportedMediaType": _error(
+        "The body's Content-Encoding is not one served (the gateway: identity or gzip; the "
+        "query service: identity, gzip or deflate, and a multipart form only plain), or its "
+        "Content-Type is not one the operation reads."
+    ),
     "Unprocessable": _error("A field of the body has a bad value; `fields` names each."),
     "Unavailable": {
         "description": "The database or staging is unavailable or full; retry after Retry-After.",
@@ -604,6 +608,7 @@ PATHS["/v0/devices"]["post"] = _write(
         "BadRequest",
         "Unauthorized",
         "NotAcceptable",
+        "PayloadTooLarge",
         "UnsupportedMediaType",
         "Unprocessable",
         "Unavailable",
@@ -624,6 +629,7 @@ PATHS["/v0/devices/{id}"]["patch"] = _write(
         "Forbidden",
         "NotFound",
         "NotAcceptable",
+        "PayloadTooLarge",
         "UnsupportedMediaType",
         "Unprocessable",
         "Unavailable",

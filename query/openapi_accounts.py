@@ -12,6 +12,8 @@ _STATUS = {
     "Forbidden": "403",
     "NotFound": "404",
     "NotAcceptable": "406",
+    "PayloadTooLarge": "413",
+    "UnsupportedMediaType": "415",
     "Unprocessable": "422",
     "Unavailable": "503",
 }
@@ -67,6 +69,8 @@ def _op(
     extra: dict[str, Schema] | None = None,
 ) -> Schema:
     status, what, schema = ok
+    if body is not None:  # every body may be too large, or in an encoding not served
+        errors = tuple(sorted({*errors, *_BODY_ERRORS}, key=_STATUS.__getitem__))
     content = _json(schema)
     if jsonp:
         content["application/javascript"] = {"schema": STR}
@@ -84,6 +88,7 @@ def _op(
             **{_STATUS[name]: {"$ref": f"#/components/responses/{name}"} for name in errors},
         },
     }
+
     if description:
         operation["description"] = description
     if body is not None:
@@ -93,6 +98,7 @@ def _op(
     return operation
 
 
+_BODY_ERRORS = ("PayloadTooLarge", "UnsupportedMediaType")
 _USER_ID = _path("id_or_username", "A user's id, or their username (any case).")
 _KEY_ID = {"name": "id", "in": "path", "required": True, "schema": INT}
 _RESET_TOKEN = _path("token", "The token of the reset mail.")

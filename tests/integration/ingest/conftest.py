@@ -6,7 +6,6 @@ from types import SimpleNamespace
 
 import psycopg
 import pytest
-from aiohttp import test_utils
 
 from core import tokens
 from ingest import app as ingest_app
@@ -121,11 +120,8 @@ def make_client(make_settings, aiohttp_client):
     The database fixtures come first so that they are torn down after the gateway is closed.
     """
 
-    async def make(*, auto_decompress=False, **overrides):  # False: as `python -m ingest` runs
-        # TestServer ignores its constructor's server options: start it with them ourselves.
-        server = test_utils.TestServer(ingest_app.create_app(make_settings(**overrides)))
-        await server.start_server(auto_decompress=auto_decompress)
-        return await aiohttp_client(server)
+    async def make(**overrides):
+        return await aiohttp_client(ingest_app.create_app(make_settings(**overrides)))
 
     return make
 
