@@ -10,7 +10,7 @@ from aiohttp import web
 
 from core import bodies, errors
 
-SERVED = ("gzip",)  # what SmartCitizen's kits and clients send
+SERVED = ("gzip",)  # a readings post comes plain or gzip, as the OpenAPI document says
 
 
 async def read(request: web.Request, limit: int) -> bytes:
