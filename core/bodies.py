@@ -56,7 +56,7 @@ async def read(request: web.Request, limit: int, served: Collection[str]) -> byt
     name = encoding(request, served)
     try:
         body = await request.read()
-    except web.RequestPayloadError as exc:  # the body broke off, or its framing is wrong
+    except web.RequestPayloadError as exc:  # aiohttp's reader of the body failed
         raise Unreadable(core_web.unreadable_body(exc), "") from None
     return decompress(body, name, limit) if name else body
 

@@ -200,9 +200,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     # (`install`), streamed answers included.
     response.headers["X-Request-ID"] = request_id
     if request.content.exception() is not None:
-        # The body could not be read (its chunks' framing is broken): the connection cannot
+        # aiohttp's reader of the body failed (the body broke off): the connection cannot
         # carry another request. Say so, rather than leave aiohttp to drop it after the answer
-        # (and log the body's error as a failure of its own).
+        # (and log the body's error as a failure of its own). Since both services decode
+        # bodies themselves (core/bodies.py) this is a backstop: aiohttp no longer fails a body
+        # for its encoding, and no test reaches it.
         response.force_close()
     return response
 
@@ -229,10 +231,10 @@ def _client_errors(record: logging.LogRecord) -> bool:
     """aiohttp's log of a client's mistake, as a mistake of the client's.
 
     aiohttp logs a traceback at ERROR for a request it cannot parse (answered 400 by itself)
-    and, after the answer, for a body it could not read (chunks whose framing is broken).
-    Nothing failed here: the first becomes one WARNING line with the parser's words, and the
-    second is dropped (the client had its 400 from `error_middleware`, and the connection was
-    closed as that answer said).
+    and, after the answer, for a body its reader failed on (a backstop since both services
+    decode bodies themselves, as in `error_middleware`). Nothing failed here: the first becomes
+    one WARNING line with the parser's words, and the second is dropped (the client had its 400
+    from `error_middleware`, and the connection was closed as that answer said).
     """
     error = record.exc_info[1] if record.exc_info else None
     if isinstance(error, web.RequestPayloadError):

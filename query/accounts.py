@@ -299,7 +299,7 @@ async def revoke_api_key(request: web.Request) -> web.Response:
         session = await signed_in(request, conn)
         live_only(session.user)
         found = None
-        if paths.is_id(raw, 18):
+        if paths.is_id(raw, paths.BIGINT_ID_DIGITS):
             found = await accounts.revoke_api_key(conn, int(raw), session.user.id)
     if found is None:
         raise errors.NotFound(f"Couldn't find ApiKey with 'id'={raw[:40]}", code="not_found")

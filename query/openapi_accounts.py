@@ -88,7 +88,6 @@ def _op(
             **{_STATUS[name]: {"$ref": f"#/components/responses/{name}"} for name in errors},
         },
     }
-
     if description:
         operation["description"] = description
     if body is not None:

@@ -12,13 +12,13 @@ from aiohttp import web
 
 from core import errors
 
-MAX_DEVICE_ID_DIGITS = 18  # every id of 18 digits fits a bigint
+BIGINT_ID_DIGITS = 18  # every id of 18 digits fits a bigint (devices, API keys)
 
 
 def device_id(request: web.Request) -> int:
     """The `{device_id}` of the request's path; a 404 in the error model if it is no id."""
     raw = request.match_info["device_id"]
-    if not is_id(raw, MAX_DEVICE_ID_DIGITS):
+    if not is_id(raw, BIGINT_ID_DIGITS):
         raise device_not_found(raw[:40])
     return int(raw)
 
