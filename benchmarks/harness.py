@@ -215,8 +215,39 @@ def machine_facts(database_versions: dict[str, str]) -> dict[str, Any]:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "writeback": writeback(),
         **database_versions,
     }
+
+
+WRITEBACK_SETTINGS = ("dirty_background_bytes", "dirty_background_ratio", "dirty_expire_centisecs")
+
+
+def writeback() -> dict[str, int] | None:
+    """When the kernel starts writing dirty pages back (`/proc/sys/vm`); None off Linux.
+
+    It decides the acknowledgement latency under sustained ingest: PostgreSQL 15 extends its
+    files by writing zeroed pages, which Linux by default writes back in one burst once they are
+    30 s old, and commits wait behind that burst (docs/performance.md, "Writeback bursts").
+    """
+    values = {}
+    for name in WRITEBACK_SETTINGS:
+        try:
+            values[name] = int(Path("/proc/sys/vm", name).read_text())
+        except (OSError, ValueError):
+            return None
+    return values
+
+
+def writeback_text(settings: dict[str, int] | None) -> str:
+    """`settings` (from `writeback`) in words."""
+    if settings is None:
+        return "kernel writeback unknown"
+    threshold = settings["dirty_background_bytes"]
+    ratio = settings["dirty_background_ratio"]
+    start = f"{threshold / 2**20:g} MiB" if threshold else f"{ratio} % of memory"
+    expire = settings["dirty_expire_centisecs"] / 100
+    return f"kernel writeback from {start} of dirty data or after {expire:g} s"
 
 
 def _cpu_model() -> str:
@@ -330,6 +361,7 @@ class Report:
             f"{m['cores']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, {m['os']}, "
             f"Python {m['python']}, PostgreSQL {m.get('postgresql', '?')}, TimescaleDB "
             f"{m.get('timescaledb', '?')} (shared_buffers {m.get('shared_buffers', '?')}); "
+            f"{writeback_text(m.get('writeback'))}; "
             f"load average at start {m['load_average_at_start']}"
         )
 

@@ -65,6 +65,7 @@ def test_quick_run_measures_every_workload(bench_database: str, tmp_path: Path) 
     assert result["mode"] == "quick"
     assert result["machine"]["cores"] >= 1
     assert result["machine"]["postgresql"] and result["machine"]["timescaledb"]
+    assert set(result["machine"]["writeback"]) == set(harness.WRITEBACK_SETTINGS)
     assert result["dataset"]["name"] == "small"
     assert result["dataset"]["map_devices"] == 1000
     assert {w["name"] for w in result["workloads"]} == WORKLOADS
