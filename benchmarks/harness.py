@@ -239,6 +239,17 @@ def writeback() -> dict[str, int] | None:
     return values
 
 
+def writeback_bursts(settings: dict[str, int] | None, memory_gib: float) -> bool:
+    """Whether the kernel lets more than 256 MiB of dirty data wait for its 30 s expiry: then
+    PostgreSQL's new pages are written back in bursts that commits wait behind."""
+    if settings is None:
+        return False
+    threshold = float(settings["dirty_background_bytes"])
+    if not threshold:
+        threshold = memory_gib * 2**30 * settings["dirty_background_ratio"] / 100
+    return threshold > 256 * 2**20 and settings["dirty_expire_centisecs"] >= 1000
+
+
 def writeback_text(settings: dict[str, int] | None) -> str:
     """`settings` (from `writeback`) in words."""
     if settings is None:
@@ -370,7 +381,7 @@ class Report:
         s = self.settings
         dirty = " (with uncommitted changes)" if self.dirty else ""
         load = self.machine["load_average_at_start"][0]
-        busy = (
+        notes = (
             [
                 f"- **The machine was busy**: load average {load} at the start on "
                 f"{self.machine['cores']} cores, so rates and latencies are lower and noisier "
@@ -379,6 +390,13 @@ class Report:
             if load > 0.5 * (self.machine["cores"] or 1)
             else []
         )
+        writeback = self.machine.get("writeback")
+        if writeback_bursts(writeback, self.machine["memory_gib"]):
+            notes.append(
+                f"- **The kernel writes dirty data back in bursts** ({writeback_text(writeback)}):"
+                " ingest's acknowledgement latencies include stalls of a few hundred "
+                "milliseconds when it does (README, Operations)."
+            )
         return "\n".join(
             [
                 f"Measured {self.started_at:%Y-%m-%d %H:%M} UTC at commit `{self.commit}`{dirty}, "
@@ -391,7 +409,7 @@ class Report:
                 f"{s['repeats']} runs of {s['duration_s']} s after {s['warmup_s']} s of warm-up. "
                 "Figures are medians over the runs with (min-max); CPU is in cores "
                 "(1.00 = one core busy), and per operation in CPU microseconds.",
-                *busy,
+                *notes,
                 "",
                 self.table(),
                 *(

@@ -24,3 +24,17 @@ def test_writeback_by_ratio_and_by_bytes_are_told_apart():
         "kernel writeback from 64 MiB of dirty data or after 5 s"
     )
     assert harness.writeback_text(None) == "kernel writeback unknown"
+
+
+def test_writeback_bursts_are_told_when_dirty_data_waits_for_its_expiry():
+    default = {"dirty_background_bytes": 0, "dirty_background_ratio": 10}
+    expiry = {"dirty_expire_centisecs": 3000}
+
+    assert harness.writeback_bursts({**default, **expiry}, memory_gib=23.5)
+    assert not harness.writeback_bursts({**default, **expiry}, memory_gib=2.0)
+    assert not harness.writeback_bursts(
+        {"dirty_background_bytes": 64 << 20, "dirty_background_ratio": 0, **expiry},
+        memory_gib=23.5,
+    )
+    assert not harness.writeback_bursts({**default, "dirty_expire_centisecs": 500}, memory_gib=23.5)
+    assert not harness.writeback_bursts(None, memory_gib=23.5)
