@@ -226,7 +226,7 @@ WRITEBACK_SETTINGS = ("dirty_background_bytes", "dirty_background_ratio", "dirty
 def writeback() -> dict[str, int] | None:
     """When the kernel starts writing dirty pages back (`/proc/sys/vm`); None off Linux.
 
-    It decides the acknowledgement latency under sustained ingest: PostgreSQL 15 extends its
+    It shapes the acknowledgement latency under sustained ingest: PostgreSQL 15 extends its
     files by writing zeroed pages, which Linux by default writes back in one burst once they are
     30 s old, and commits wait behind that burst (docs/performance.md, "Writeback bursts").
     """
@@ -240,8 +240,8 @@ def writeback() -> dict[str, int] | None:
 
 
 def writeback_bursts(settings: dict[str, int] | None, memory_gib: float) -> bool:
-    """Whether the kernel lets more than 256 MiB of dirty data wait for its 30 s expiry: then
-    PostgreSQL's new pages are written back in bursts that commits wait behind."""
+    """Whether the kernel lets more than 256 MiB of dirty data wait for its expiry (30 s by
+    default): then PostgreSQL's new pages are written back in bursts that commits wait behind."""
     if settings is None:
         return False
     threshold = float(settings["dirty_background_bytes"])
