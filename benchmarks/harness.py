@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from storage import writeback
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 DOCS = ROOT / "docs" / "performance.md"
@@ -215,50 +217,9 @@ def machine_facts(database_versions: dict[str, str]) -> dict[str, Any]:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "writeback": writeback(),
+        "writeback": writeback.read(),
         **database_versions,
     }
-
-
-WRITEBACK_SETTINGS = ("dirty_background_bytes", "dirty_background_ratio", "dirty_expire_centisecs")
-
-
-def writeback() -> dict[str, int] | None:
-    """When the kernel starts writing dirty pages back (`/proc/sys/vm`); None off Linux.
-
-    It shapes the acknowledgement latency under sustained ingest: PostgreSQL 15 extends its
-    files by writing zeroed pages, which Linux by default writes back in one burst once they are
-    30 s old, and commits wait behind that burst (docs/performance.md, "Writeback bursts").
-    """
-    values = {}
-    for name in WRITEBACK_SETTINGS:
-        try:
-            values[name] = int(Path("/proc/sys/vm", name).read_text())
-        except (OSError, ValueError):
-            return None
-    return values
-
-
-def writeback_bursts(settings: dict[str, int] | None, memory_gib: float) -> bool:
-    """Whether the kernel lets more than 256 MiB of dirty data wait for its expiry (30 s by
-    default): then PostgreSQL's new pages are written back in bursts that commits wait behind."""
-    if settings is None:
-        return False
-    threshold = float(settings["dirty_background_bytes"])
-    if not threshold:
-        threshold = memory_gib * 2**30 * settings["dirty_background_ratio"] / 100
-    return threshold > 256 * 2**20 and settings["dirty_expire_centisecs"] >= 1000
-
-
-def writeback_text(settings: dict[str, int] | None) -> str:
-    """`settings` (from `writeback`) in words."""
-    if settings is None:
-        return "kernel writeback unknown"
-    threshold = settings["dirty_background_bytes"]
-    ratio = settings["dirty_background_ratio"]
-    start = f"{threshold / 2**20:g} MiB" if threshold else f"{ratio} % of memory"
-    expire = settings["dirty_expire_centisecs"] / 100
-    return f"kernel writeback from {start} of dirty data or after {expire:g} s"
 
 
 def _cpu_model() -> str:
@@ -372,7 +333,7 @@ class Report:
             f"{m['cores']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, {m['os']}, "
             f"Python {m['python']}, PostgreSQL {m.get('postgresql', '?')}, TimescaleDB "
             f"{m.get('timescaledb', '?')} (shared_buffers {m.get('shared_buffers', '?')}); "
-            f"{writeback_text(m.get('writeback'))}; "
+            f"{writeback.describe(m.get('writeback'))}; "
             f"load average at start {m['load_average_at_start']}"
         )
 
@@ -390,12 +351,12 @@ class Report:
             if load > 0.5 * (self.machine["cores"] or 1)
             else []
         )
-        writeback = self.machine.get("writeback")
-        if writeback_bursts(writeback, self.machine["memory_gib"]):
+        settings = self.machine.get("writeback")
+        if writeback.bursts(settings, self.machine["memory_gib"] * 2**30):
             notes.append(
-                f"- **The kernel writes dirty data back in bursts** ({writeback_text(writeback)}):"
-                " ingest's acknowledgement latencies include stalls of a few hundred "
-                "milliseconds when it does (README, Operations)."
+                "- **The kernel writes dirty data back in bursts** "
+                f"({writeback.describe(settings)}): ingest's acknowledgement latencies include "
+                "stalls of a few hundred milliseconds when it does (README, Operations)."
             )
         return "\n".join(
             [

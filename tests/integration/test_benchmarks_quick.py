@@ -17,6 +17,7 @@ from psycopg import sql
 
 from benchmarks import harness
 from benchmarks import run as bench_run
+from storage import writeback
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = {
@@ -65,7 +66,7 @@ def test_quick_run_measures_every_workload(bench_database: str, tmp_path: Path) 
     assert result["mode"] == "quick"
     assert result["machine"]["cores"] >= 1
     assert result["machine"]["postgresql"] and result["machine"]["timescaledb"]
-    assert set(result["machine"]["writeback"]) == set(harness.WRITEBACK_SETTINGS)
+    assert set(result["machine"]["writeback"]) == set(writeback.SETTINGS)
     assert result["dataset"]["name"] == "small"
     assert result["dataset"]["map_devices"] == 1000
     assert {w["name"] for w in result["workloads"]} == WORKLOADS
