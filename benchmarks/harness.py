@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from storage import writeback
+from storage import embedded, writeback
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "benchmarks" / "results"
@@ -209,7 +209,7 @@ class Result:
 
 def machine_facts(database_versions: dict[str, str]) -> dict[str, Any]:
     """Cores, memory, CPU model, OS, Python and the database's versions and settings."""
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    memory = embedded.memory_bytes()
     return {
         "cores": os.cpu_count(),
         "memory_gib": round(memory / 2**30, 1),

@@ -78,7 +78,7 @@ def main() -> int:
     if cluster is not None:
         cluster.ensure_running()
         # The database runs here: say so if this machine's writeback would stall its commits.
-        advice = writeback.advice(writeback.read(), writeback.memory_bytes())
+        advice = writeback.advice(writeback.read(), embedded.memory_bytes())
         if advice is not None:
             logger.info("database host: %s", advice, extra={"action": "writeback_advice"})
     migrate.apply(db.dsn)

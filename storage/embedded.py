@@ -225,9 +225,14 @@ class Cluster:
         return result
 
 
+def memory_bytes() -> int:
+    """This machine's memory."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
 def server_settings(cluster: Cluster) -> dict[str, str]:
     """The embedded server's settings: durable, sized to this machine, TimescaleDB loaded."""
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    memory = memory_bytes()
     shared_mb = max(128, min(memory // 4, 8 << 30) >> 20)
     return {
         "listen_addresses": "127.0.0.1",

@@ -11,7 +11,6 @@ Setting `vm.dirty_background_bytes` to 64 MiB keeps writeback going instead (REA
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 SETTINGS = ("dirty_background_bytes", "dirty_background_ratio", "dirty_expire_centisecs")
@@ -63,8 +62,3 @@ def advice(settings: Writeback | None, memory_bytes: float) -> str | None:
         "bursts that stall commits for a few hundred milliseconds under sustained ingest; "
         "set vm.dirty_background_bytes=67108864 to avoid them (README, Operations)"
     )
-
-
-def memory_bytes() -> int:
-    """This machine's memory."""
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
