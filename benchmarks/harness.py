@@ -207,8 +207,11 @@ class Result:
 # The machine -----------------------------------------------------------------------------------
 
 
-def machine_facts(database_versions: dict[str, str]) -> dict[str, Any]:
-    """Cores, memory, CPU model, OS, Python and the database's versions and settings."""
+def machine_facts(
+    database_versions: dict[str, str], *, flusher: bool | None = None
+) -> dict[str, Any]:
+    """Cores, memory, CPU model, OS, Python and the database's versions and settings;
+    `flusher`: whether the embedded cluster's writeback helper runs (None: another server)."""
     memory = embedded.memory_bytes()
     return {
         "cores": os.cpu_count(),
@@ -218,8 +221,24 @@ def machine_facts(database_versions: dict[str, str]) -> dict[str, Any]:
         "python": platform.python_version(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "writeback": writeback.read(),
+        "writeback_flusher": flusher,
         **database_versions,
     }
+
+
+def _writeback_note(settings: writeback.Writeback | None, flusher: bool | None) -> str:
+    """The note under the machine line of a machine whose writeback makes bursts."""
+    if flusher:
+        return (
+            f"- The kernel would write dirty data back in bursts ({writeback.describe(settings)})"
+            ": the embedded cluster's writeback helper flushes its new pages every second "
+            "instead (storage/flusher.py)."
+        )
+    return (
+        "- **The kernel writes dirty data back in bursts** "
+        f"({writeback.describe(settings)}): ingest's acknowledgement latencies include "
+        "stalls of a few hundred milliseconds when it does (README, Operations)."
+    )
 
 
 def _cpu_model() -> str:
@@ -287,10 +306,16 @@ class Report:
             **self.extra,
         }
 
-    def default_path(self) -> Path:
-        suffix = "" if self.mode == "default" else f"-{self.mode}"
-        day = self.started_at.strftime("%Y-%m-%d")
-        return RESULTS_DIR / f"{day}-{self.commit}{suffix}.json"
+    def default_path(self, *, partial: bool = False, folder: Path = RESULTS_DIR) -> Path:
+        """`<date>-<commit>[-<mode>][-only].json` in `folder` (`-only`: a run of some
+        workloads), numbered `-2`, `-3`, ... where that name is taken: a result is never
+        overwritten."""
+        suffix = ("" if self.mode == "default" else f"-{self.mode}") + ("-only" if partial else "")
+        stem = f"{self.started_at:%Y-%m-%d}-{self.commit}{suffix}"
+        path, number = folder / f"{stem}.json", 2
+        while path.exists():
+            path, number = folder / f"{stem}-{number}.json", number + 1
+        return path
 
     def table(self) -> str:
         """The results as a Markdown table (readable as plain text too)."""
@@ -353,11 +378,7 @@ class Report:
         )
         settings = self.machine.get("writeback")
         if writeback.bursts(settings, self.machine["memory_gib"] * 2**30):
-            notes.append(
-                "- **The kernel writes dirty data back in bursts** "
-                f"({writeback.describe(settings)}): ingest's acknowledgement latencies include "
-                "stalls of a few hundred milliseconds when it does (README, Operations)."
-            )
+            notes.append(_writeback_note(settings, self.machine.get("writeback_flusher")))
         return "\n".join(
             [
                 f"Measured {self.started_at:%Y-%m-%d %H:%M} UTC at commit `{self.commit}`{dirty}, "

@@ -9,8 +9,8 @@ services as real processes, time every workload, and write the result document a
 The database is `sensorium_bench` on the embedded cluster (or on the server DATABASE_URL or the
 PG* variables name), kept between runs and made again only when its scale or the migrations
 change (or with --fresh). Results go to benchmarks/results/<date>-<commit>.json (a suffix names
-other modes than the default), the table to stdout, and, for default and full runs, to
-docs/performance.md.
+other modes than the default, and `-only` a run of some workloads; none is overwritten), the
+table to stdout, and, for default and full runs, to docs/performance.md.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from benchmarks import dataset, harness, ingest_load, profiling, query_load, ser
 from core import logging as core_logging
 from core import settings as core_settings
 from storage import config as storage_config
-from storage import embedded
+from storage import embedded, flusher
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     report = harness.Report(
         mode=mode,
         started_at=started,
-        machine=harness.machine_facts(_versions(dsn if data is not None else server_dsn)),
+        machine=harness.machine_facts(
+            _versions(dsn if data is not None else server_dsn), flusher=_flusher()
+        ),
         dataset=description,
         settings={
             "connections": load.connections,
@@ -143,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         sustain_s=args.sustain,
     )
 
-    out = args.out or report.default_path()
+    out = args.out or report.default_path(partial=bool(only))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report.document(), indent=2, ensure_ascii=False) + "\n")
     text = report.text() + ingest_load.text(report.extra.get("ingest", {}))
@@ -261,6 +263,13 @@ def _database(name: str) -> tuple[str, str, bool]:
         _with_database(url, name),
         host in ("127.0.0.1", "localhost", ""),
     )
+
+
+def _flusher() -> bool | None:
+    """Whether the embedded cluster's writeback helper runs; None on another server."""
+    if not storage_config.DatabaseSettings.from_env(core_settings.environ()).embedded:
+        return None
+    return flusher.running_for(embedded.Cluster().root) is not None
 
 
 def _with_database(dsn: str, name: str) -> str:

@@ -16,7 +16,7 @@ import time
 from core import logging as core_logging
 from core import settings as core_settings
 from scripts import launcher
-from storage import config, demo, embedded, migrate, server, writeback
+from storage import config, demo, embedded, flusher, migrate, server, writeback
 from storage import pool as storage_pool
 
 logger = logging.getLogger("sensorium.run")
@@ -77,9 +77,10 @@ def main() -> int:
     started_cluster = cluster is not None and not cluster.is_running()
     if cluster is not None:
         cluster.ensure_running()
-        # The database runs here: say so if this machine's writeback would stall its commits.
+        # The database runs here: say so if this machine's writeback would stall its commits
+        # and the cluster's writeback helper (started where it would) does not run.
         advice = writeback.advice(writeback.read(), embedded.memory_bytes())
-        if advice is not None:
+        if advice is not None and flusher.running_for(cluster.root) is None:
             logger.info("database host: %s", advice, extra={"action": "writeback_advice"})
     migrate.apply(db.dsn)
     fleet = asyncio.run(_seed(db))

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage import config
+from storage import config, flusher, writeback
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class Cluster:
         if not self.is_running():
             self._start()
         self._create_database(config.EMBEDDED_DATABASE)
+        self._ensure_flusher()
 
     def is_running(self) -> bool:
         """Whether the server of this data directory is up."""
@@ -85,6 +86,7 @@ class Cluster:
         """Start a stopped server and wait until it accepts connections."""
         if not self.is_running():
             self._start()
+        self._ensure_flusher()
 
     def recreate_database(self, name: str) -> None:
         """Drop the database `name` (all its data) and create it empty."""
@@ -177,6 +179,21 @@ class Cluster:
         if result.returncode != 0:
             tail = "\n".join(self.log_file.read_text(errors="replace").splitlines()[-15:])
             raise EmbeddedError(f"the embedded database did not start:\n{result.stderr}\n{tail}")
+
+    def _ensure_flusher(self) -> None:
+        """Where this machine's writeback makes bursts, have the cluster's new pages written
+        back every second by the helper of `storage.flusher` (one per running cluster)."""
+        if writeback.bursts(writeback.read(), memory_bytes()) and flusher.start(
+            self.root, self.data_dir
+        ):
+            logger.info(
+                "started the writeback helper: with this machine's %s, the cluster's new pages "
+                "would be written back in bursts that stall commits (storage/flusher.py, log in "
+                "%s)",
+                writeback.describe(writeback.read()),
+                self.root / flusher.LOG_NAME,
+                extra={"action": "flusher_started"},
+            )
 
     def _create_database(self, name: str) -> None:
         query = f"SELECT 1 FROM pg_database WHERE datname = '{name}'"

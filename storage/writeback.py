@@ -6,7 +6,9 @@ such pages dirty until they are `dirty_expire_centisecs` old (30 s) unless more 
 with gigabytes of memory the threshold never comes under sustained ingest, so the kernel writes
 what gathered in one burst every 30 s or so, and every commit's WAL flush waits behind it: a few
 hundred milliseconds of acknowledgement latency (docs/performance.md, "Writeback bursts").
-Setting `vm.dirty_background_bytes` to 64 MiB keeps writeback going instead (README, Operations).
+Setting `vm.dirty_background_bytes` to 64 MiB keeps writeback going instead (README, Operations);
+where it is not set, the embedded cluster's writeback helper (`storage/flusher.py`) does the same
+for the cluster's own files.
 """
 
 from __future__ import annotations

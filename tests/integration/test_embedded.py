@@ -1,14 +1,17 @@
-"""The embedded cluster: one on a taken port fails with a message saying what to do."""
+"""The embedded cluster: one on a taken port fails with a message saying what to do, and one that
+runs has the writeback helper where this machine's writeback would make bursts."""
 
 from __future__ import annotations
 
 import shutil
 import socket
+import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 
-from storage import config, embedded
+from storage import config, embedded, flusher, writeback
 
 
 @pytest.fixture
@@ -32,3 +35,36 @@ def test_a_cluster_whose_port_is_taken_is_refused_clearly(other_checkout_root, t
     with pytest.raises(embedded.EmbeddedError, match="make db-down"):
         cluster.ensure_running()
     assert not cluster.is_running()
+
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_cluster_has_a_writeback_helper_while_it_runs_where_bursts_would_form(
+    other_checkout_root, free_port
+):
+    cluster = embedded.Cluster(root=other_checkout_root, port=free_port)
+    bursts = writeback.bursts(writeback.read(), embedded.memory_bytes())
+    try:
+        cluster.ensure_running()
+        postmaster = flusher.postmaster_pid(cluster.data_dir)
+        assert postmaster is not None
+
+        if bursts:
+            wait_for(lambda: flusher.running_for(other_checkout_root) == postmaster)
+        else:
+            assert flusher.running_for(other_checkout_root) is None
+    finally:
+        cluster.stop()
+    wait_for(lambda: flusher.running_for(other_checkout_root) is None)
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"not true after {timeout_s} s"
+        time.sleep(0.02)
