@@ -17,7 +17,9 @@ from psycopg import sql
 
 from benchmarks import harness
 from benchmarks import run as bench_run
-from storage import writeback
+from core import settings as core_settings
+from storage import config as storage_config
+from storage import embedded, writeback
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = {
@@ -67,6 +69,10 @@ def test_quick_run_measures_every_workload(bench_database: str, tmp_path: Path) 
     assert result["machine"]["cores"] >= 1
     assert result["machine"]["postgresql"] and result["machine"]["timescaledb"]
     assert set(result["machine"]["writeback"]) == set(writeback.SETTINGS)
+    # The embedded cluster runs the writeback helper where this machine's writeback bursts.
+    embedded_db = storage_config.DatabaseSettings.from_env(core_settings.environ()).embedded
+    bursts = writeback.bursts(writeback.read(), embedded.memory_bytes())
+    assert result["machine"]["writeback_flusher"] is (bursts if embedded_db else None)
     assert result["dataset"]["name"] == "small"
     assert result["dataset"]["map_devices"] == 1000
     assert {w["name"] for w in result["workloads"]} == WORKLOADS
