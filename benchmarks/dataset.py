@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from queue import Empty, SimpleQueue
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -301,7 +301,14 @@ _ROLLUP_COLUMNS = (
     "raw_first_value, raw_last_time, raw_last_value"
 )
 
-Block = Callable[[], tuple[str, bytes]]  # builds (COPY statement, binary payload)
+Build = Callable[[], tuple[str, bytes]]  # builds (COPY statement, binary payload)
+
+
+class Block(NamedTuple):
+    """One COPY of the history: how many rows it holds, and how to build it."""
+
+    rows: int
+    build: Build
 
 
 def _history(dsn: str, scale: Scale, end: datetime) -> None:
@@ -316,7 +323,7 @@ def _history(dsn: str, scale: Scale, end: datetime) -> None:
     queue: SimpleQueue[Block] = SimpleQueue()
     for block in blocks:
         queue.put(block)
-    progress = _Progress(len(blocks))
+    progress = _Progress(sum(block.rows for block in blocks))
     with ThreadPoolExecutor(_COPY_CONNECTIONS) as pool:
         futures = [pool.submit(_copy_all, dsn, queue, progress) for _ in range(_COPY_CONNECTIONS)]
         for future in futures:
@@ -324,24 +331,26 @@ def _history(dsn: str, scale: Scale, end: datetime) -> None:
 
 
 class _Progress:
-    """Logs how much of the history is loaded, every tenth of it."""
+    """Logs how much of the history is loaded, by rows (the blocks differ in size: a chunk of
+    hourly readings is one small block, a chunk of minute readings several large ones), every
+    tenth of it."""
 
-    def __init__(self, blocks: int) -> None:
-        self.blocks = blocks
+    def __init__(self, rows: int) -> None:
+        self.rows = max(1, rows)
         self.done = 0
         self.started = time.monotonic()
         self.lock = threading.Lock()
 
-    def block_done(self) -> None:
+    def block_done(self, rows: int) -> None:
         with self.lock:
-            self.done += 1
-            if self.done * 10 // self.blocks == (self.done - 1) * 10 // self.blocks:
+            before, self.done = self.done, self.done + rows
+            if self.done * 10 // self.rows == before * 10 // self.rows:
                 return
             elapsed = time.monotonic() - self.started
-            left = elapsed * (self.blocks - self.done) / self.done
+            left = elapsed * (self.rows - self.done) / self.done
             logger.info(
                 "history %d%% loaded (%.0f s, about %.0f s left)",
-                100 * self.done // self.blocks,
+                100 * self.done // self.rows,
                 elapsed,
                 left,
             )
@@ -352,13 +361,13 @@ def _copy_all(dsn: str, queue: SimpleQueue[Block], progress: _Progress) -> None:
         conn.execute("SET synchronous_commit = off")  # a loader's commits need not wait
         while True:
             try:
-                build = queue.get_nowait()
+                block = queue.get_nowait()
             except Empty:
                 return
-            statement, payload = build()
+            statement, payload = block.build()
             with conn.cursor() as cur, cur.copy(statement.encode()) as copy:
                 copy.write(payload)
-            progress.block_done()
+            progress.block_done(block.rows)
 
 
 def _readings_blocks(scale: Scale, end_us: int) -> list[Block]:
@@ -371,11 +380,11 @@ def _readings_blocks(scale: Scale, end_us: int) -> list[Block]:
         step = MINUTE_US if chunk_start >= minute_from else scale.coarse_interval_s * 1_000_000
         times = np.arange(chunk_start, chunk_start + chunk_us, step, dtype=np.int64)
         for first, last in _groups(scale.series, len(times)):
-            blocks.append(_readings_block(times, first, last))
+            blocks.append(Block((last - first) * len(times), _readings_block(times, first, last)))
     return blocks
 
 
-def _readings_block(times: npt.NDArray[np.int64], first: int, last: int) -> Block:
+def _readings_block(times: npt.NDArray[np.int64], first: int, last: int) -> Build:
     def build() -> tuple[str, bytes]:
         series = np.arange(first, last)
         n_times = len(times)
@@ -406,13 +415,14 @@ def _rollup_blocks(
         chunk_end = min(end_us, chunk_start + chunk_days * DAY_US)
         buckets = np.arange(chunk_start, chunk_end, width_us, dtype=np.int64)
         for first, last in _groups(scale.series, len(buckets)):
-            blocks.append(_rollup_block(table, buckets, width_us, first, last))
+            rows = (last - first) * len(buckets)
+            blocks.append(Block(rows, _rollup_block(table, buckets, width_us, first, last)))
     return blocks
 
 
 def _rollup_block(
     table: str, buckets: npt.NDArray[np.int64], width_us: int, first: int, last: int
-) -> Block:
+) -> Build:
     def build() -> tuple[str, bytes]:
         series = np.arange(first, last)
         n = len(buckets)
