@@ -290,7 +290,8 @@ def _versions(dsn: str) -> dict[str, str]:
     assert row is not None
     return {
         "postgresql": str(row[0]).split()[0],
-        "timescaledb": f"{row[1]} ({row[2] or 'unknown'} license)",
+        # Unknown (and left out) in a database without the extension: ingest-only runs.
+        "timescaledb": f"{row[1]} ({row[2]} license)" if row[2] else str(row[1]),
         "shared_buffers": str(row[3]),
     }
 
