@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import fcntl
+import functools
 import logging
 import os
 import subprocess
@@ -27,7 +28,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 logger = logging.getLogger("storage.flusher")  # by name: it runs as __main__
 
@@ -41,10 +42,14 @@ LOCK_NAME = "flusher.lock"
 LOG_NAME = "flusher.log"
 _SYNC_FILE_RANGE_WRITE = 2  # <fcntl.h>
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-_sync_file_range = _libc.sync_file_range
-_sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-_sync_file_range.restype = ctypes.c_int
+
+@functools.cache
+def _sync_file_range() -> Any:
+    """libc's `sync_file_range` (Linux only: elsewhere the helper is never started)."""
+    function = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).sync_file_range
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
 
 
 def postmaster_pid(data_dir: Path) -> int | None:
@@ -89,7 +94,7 @@ def flush(path: str) -> bool:
     except FileNotFoundError:
         return False
     try:
-        if _sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE) != 0:
+        if _sync_file_range()(fd, 0, 0, _SYNC_FILE_RANGE_WRITE) != 0:
             error = ctypes.get_errno()
             raise OSError(error, os.strerror(error), path)
     finally:
@@ -131,17 +136,27 @@ def start(root: Path, data_dir: Path) -> bool:
     pid = postmaster_pid(data_dir)
     if pid is None or running_for(root) == pid:
         return False
-    with open(root / LOG_NAME, "ab") as log:
-        # `setsid -f` starts it in a session of its own and returns at once: the helper is
-        # nobody's child here, to outlive this process and be reaped by the system.
-        subprocess.run(
-            ["setsid", "-f", sys.executable, "-m", "storage.flusher", str(data_dir)],
-            cwd=Path(__file__).resolve().parent.parent,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            check=True,
+    try:
+        with open(root / LOG_NAME, "ab") as log:
+            # `setsid -f` starts it in a session of its own and returns at once: the helper is
+            # nobody's child here, to outlive this process and be reaped by the system.
+            subprocess.run(
+                ["setsid", "-f", sys.executable, "-m", "storage.flusher", str(data_dir)],
+                cwd=Path(__file__).resolve().parent.parent,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                check=True,
+            )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        # The cluster works without it, as before it was written: say so and go on.
+        logger.warning(
+            "cannot start the writeback helper (%s): commits may stall while the kernel "
+            "writes back in bursts (README, Operations)",
+            exc,
+            extra={"action": "flusher_failed"},
         )
+        return False
     return True
 
 

@@ -158,3 +158,18 @@ def test_without_a_postmaster_no_helper_starts(tmp_path: Path) -> None:
     )
     assert result.returncode == 0
     assert "nothing to flush" in result.stderr
+
+
+def test_a_helper_that_cannot_start_is_reported_and_the_cluster_goes_on(
+    tmp_path: Path,
+    postmaster: subprocess.Popen[bytes],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    data_dir = make_data_dir(tmp_path, postmaster.pid)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `setsid` to start it with
+
+    assert not flusher.start(tmp_path, data_dir)
+
+    assert flusher.running_for(tmp_path) is None
+    assert "cannot start the writeback helper" in caplog.text
