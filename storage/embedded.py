@@ -183,14 +183,13 @@ class Cluster:
     def _ensure_flusher(self) -> None:
         """Where this machine's writeback makes bursts, have the cluster's new pages written
         back every second by the helper of `storage.flusher` (one per running cluster)."""
-        if writeback.bursts(writeback.read(), memory_bytes()) and flusher.start(
-            self.root, self.data_dir
-        ):
+        settings = writeback.read()
+        if writeback.bursts(settings, memory_bytes()) and flusher.start(self.root, self.data_dir):
             logger.info(
                 "started the writeback helper: with this machine's %s, the cluster's new pages "
                 "would be written back in bursts that stall commits (storage/flusher.py, log in "
                 "%s)",
-                writeback.describe(writeback.read()),
+                writeback.describe(settings),
                 self.root / flusher.LOG_NAME,
                 extra={"action": "flusher_started"},
             )

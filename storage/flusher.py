@@ -116,7 +116,8 @@ def serve(data_dir: Path, pid: int, *, interval_s: float = INTERVAL_S) -> int:
 
 
 def running_for(root: Path) -> int | None:
-    """The postmaster pid the helper of cluster root `root` serves, or None when none runs."""
+    """The postmaster pid the helper of cluster root `root` serves (0 while it starts), or
+    None when none runs."""
     try:
         lock = open(root / LOCK_NAME)
     except FileNotFoundError:
@@ -211,8 +212,15 @@ def _take(lock: IO[str], pid: int) -> bool:
             break
         except BlockingIOError:
             lock.seek(0)
-            if lock.read().strip() == str(pid) or time.monotonic() > deadline:
+            if lock.read().strip() == str(pid):
                 logger.info("another flusher serves postmaster %d", pid)
+                return False
+            if time.monotonic() > deadline:
+                logger.warning(
+                    "the flusher of an earlier postmaster did not leave in %g s: not flushing",
+                    TAKE_OVER_S,
+                    extra={"action": "flusher_failed"},
+                )
                 return False
             time.sleep(0.1)
     lock.seek(0)
