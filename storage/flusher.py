@@ -38,6 +38,8 @@ RECENT_S = 5.0
 # How long a new helper waits for the one before it, which exits within a second of its
 # postmaster (a restarted cluster).
 TAKE_OVER_S = 10.0
+# How long `start` waits for a new helper to hold its lock (it starts in about 0.1 s).
+START_WAIT_S = 10.0
 LOCK_NAME = "flusher.lock"
 LOG_NAME = "flusher.log"
 _SYNC_FILE_RANGE_WRITE = 2  # <fcntl.h>
@@ -132,8 +134,9 @@ def running_for(root: Path) -> int | None:
 
 
 def start(root: Path, data_dir: Path) -> bool:
-    """Start the helper for the cluster in `root` unless one serves its running postmaster;
-    whether one was started. It runs detached, as this user, logging to `root`/flusher.log."""
+    """Start the helper for the cluster in `root` unless one serves its running postmaster, and
+    wait until it serves it; whether one was started. It runs detached, as this user, logging
+    to `root`/flusher.log."""
     pid = postmaster_pid(data_dir)
     if pid is None or running_for(root) == pid:
         return False
@@ -158,6 +161,18 @@ def start(root: Path, data_dir: Path) -> bool:
             extra={"action": "flusher_failed"},
         )
         return False
+    # Return once it holds the lock, so that `running_for` tells it from here on.
+    deadline = time.monotonic() + START_WAIT_S
+    while running_for(root) != pid:
+        if time.monotonic() > deadline:
+            logger.warning(
+                "the writeback helper did not start in %g s (its log: %s)",
+                START_WAIT_S,
+                root / LOG_NAME,
+                extra={"action": "flusher_failed"},
+            )
+            return False
+        time.sleep(0.02)
     return True
 
 
