@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from core import logging as core_logging
+
 logger = logging.getLogger("storage.flusher")  # by name: it runs as __main__
 
 INTERVAL_S = 1.0
@@ -177,8 +179,6 @@ def start(root: Path, data_dir: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core import logging as core_logging
-
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m storage.flusher DATA_DIR", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -27,3 +28,16 @@ async def eventually(
             described = what or (check.__doc__ or "the condition").strip()
             raise AssertionError(f"{described} did not happen within {within_s}s")
         await asyncio.sleep(interval_s)
+
+
+def until(check: Callable[[], T], *, within_s: float = 15.0, what: str = "the condition") -> T:
+    """Poll `check` until it returns something truthy, or fail after `within_s` (for tests
+    without an event loop)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {within_s}s")
+        time.sleep(0.02)

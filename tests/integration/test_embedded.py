@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import shutil
 import socket
-import time
 import uuid
-from collections.abc import Callable
 
 import pytest
 
 from storage import config, embedded, flusher, writeback
+from tests.support import until
 
 
 @pytest.fixture
@@ -55,16 +54,9 @@ def test_a_cluster_has_a_writeback_helper_while_it_runs_where_bursts_would_form(
         assert postmaster is not None
 
         if bursts:
-            wait_for(lambda: flusher.running_for(other_checkout_root) == postmaster)
+            until(lambda: flusher.running_for(other_checkout_root) == postmaster)
         else:
             assert flusher.running_for(other_checkout_root) is None
     finally:
         cluster.stop()
-    wait_for(lambda: flusher.running_for(other_checkout_root) is None)
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"not true after {timeout_s} s"
-        time.sleep(0.02)
+    until(lambda: flusher.running_for(other_checkout_root) is None)

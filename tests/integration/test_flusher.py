@@ -8,12 +8,13 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from storage import flusher
+from tests.support import until
 
 _CACHESTAT = 451  # the same number on x86_64 and arm64 (Linux 6.5 and later)
 
@@ -43,14 +44,6 @@ def dirty_pages(path: Path) -> int:
                 "pages with it, which needs Linux 6.5 or later"
             )
     return int(stat.dirty)
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true after {timeout_s} s")
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -97,7 +90,7 @@ def test_a_flush_starts_the_writeback_of_a_files_dirty_pages(tmp_path: Path) -> 
 
     assert flusher.flush(str(path))
 
-    wait_for(lambda: dirty_pages(path) == 0)
+    until(lambda: dirty_pages(path) == 0)
 
 
 def test_a_file_gone_before_its_flush_is_passed_over(tmp_path: Path) -> None:
@@ -114,11 +107,11 @@ def test_one_helper_serves_a_postmaster_until_it_stops(
     assert flusher.running_for(tmp_path) == postmaster.pid  # serving once `start` returns
     assert not flusher.start(tmp_path, data_dir)  # one is enough
     table.write_bytes(os.urandom(1 << 20))
-    wait_for(lambda: dirty_pages(table) == 0)  # flushed within a round or two
+    until(lambda: dirty_pages(table) == 0)  # flushed within a round or two
 
     postmaster.kill()
     postmaster.wait()
-    wait_for(lambda: flusher.running_for(tmp_path) is None)
+    until(lambda: flusher.running_for(tmp_path) is None)
     log = (tmp_path / flusher.LOG_NAME).read_text()
     assert f"postmaster {postmaster.pid} has stopped" in log
 
@@ -129,19 +122,19 @@ def test_a_restarted_postmaster_gets_a_helper_of_its_own(tmp_path: Path) -> None
     try:
         data_dir = make_data_dir(tmp_path, first.pid)
         assert flusher.start(tmp_path, data_dir)
-        wait_for(lambda: flusher.running_for(tmp_path) == first.pid)
+        until(lambda: flusher.running_for(tmp_path) == first.pid)
 
         first.kill()  # the restart: a new postmaster, while the old helper has not noticed yet
         first.wait()
         (data_dir / "postmaster.pid").write_text(f"{second.pid}\n{data_dir}\n")
         assert flusher.start(tmp_path, data_dir)
 
-        wait_for(lambda: flusher.running_for(tmp_path) == second.pid)
+        until(lambda: flusher.running_for(tmp_path) == second.pid)
     finally:
         for process in (first, second):
             process.kill()
             process.wait()
-    wait_for(lambda: flusher.running_for(tmp_path) is None)
+    until(lambda: flusher.running_for(tmp_path) is None)
 
 
 def test_without_a_postmaster_no_helper_starts(tmp_path: Path) -> None:
